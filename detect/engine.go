@@ -1,0 +1,368 @@
+// Package detect compiles Sigma detection rules into matchers and runs them over events.
+//
+// Rules are parsed by package rules (with sigma-go) and compiled here into condition trees of
+// specialised value matchers. Each rule runs only on the events of its logsource (routing), and a
+// candidate index skips the rules whose required literals an event does not contain, so that
+// most rules are never evaluated. A Matcher, one per goroutine, evaluates events without
+// allocating.
+package detect
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/vigil-detect/vigil/event"
+	"github.com/vigil-detect/vigil/rules"
+)
+
+// Options control compilation.
+type Options struct {
+	// Logsources is the routing table; nil means BuiltinLogsources. Entries are tried in order.
+	Logsources []Logsource
+	// NoRouting runs every rule on every event, ignoring logsources.
+	NoRouting bool
+	// FieldMap renames a rule field to the event field(s) holding it (several are ORed); nil or
+	// an empty result keeps the name.
+	FieldMap func(field string) []string
+	// Placeholders gives the values of %name% placeholders for the expand modifier.
+	Placeholders map[string][]string
+	// NoIndex evaluates every routed rule on every event: slower, for checking the index.
+	NoIndex bool
+	// Schema receives the fields rules reference; nil creates one. Sharing it lets other stages
+	// (correlation, entities) read their fields from the same decoded event.
+	Schema *event.Schema
+	// Limits bound accepted events.
+	Limits event.Limits
+}
+
+// Rule is a compiled detection rule.
+type Rule struct {
+	*rules.Rule
+	Index  int      // position in Engine.Rules
+	Routes []string // logsource entries it runs on; empty: every event
+}
+
+// Engine is an immutable compiled rule set, shared by all Matchers.
+type Engine struct {
+	Schema   *event.Schema
+	Rules    []*Rule
+	Errors   []error  // rules that did not compile (they are left out)
+	Warnings []string // compiled, but worth a look
+
+	limits        event.Limits
+	always        []*route // routes checked on every event
+	globals       []*route // rules without a mapped logsource, one route per product
+	dispatchField int
+	dispatch      map[string][]*route // routes pinned to a value of dispatchField
+	maxVariants   int
+	maxClauses    int
+	conditions    int    // distinct compiled conditions
+	conds         []node // per rule, the condition of its first variant (for explain)
+}
+
+type route struct {
+	src      *Logsource // nil: a route of rules without a mapped logsource
+	product  string     // for those: the product the rules name ("" for none)
+	cond     node       // nil: every event
+	variants []variant
+	index    *index
+}
+
+type variant struct {
+	rule   int32
+	condID int32 // variants of one rule sharing a compiled condition share its id
+	cond   node
+}
+
+// Compile compiles rules; a rule that fails is reported in Engine.Errors and left out.
+func Compile(rs []*rules.Rule, opts Options) *Engine {
+	e := &Engine{Schema: opts.Schema, limits: opts.Limits, dispatchField: -1}
+	if e.Schema == nil {
+		e.Schema = event.NewSchema()
+	}
+	srcs := opts.Logsources
+	if srcs == nil && !opts.NoRouting {
+		srcs = BuiltinLogsources()
+	}
+	if opts.NoRouting {
+		srcs = nil
+	}
+	globals := map[string]*route{}
+	var routes []*route
+	for i := range srcs {
+		r := &route{src: &srcs[i]}
+		if len(srcs[i].Conditions.Maps) > 0 || srcs[i].Conditions.Keywords != nil {
+			c := &compiler{schema: e.Schema, opts: &Options{}, path: srcs[i].Path, warnings: &e.Warnings}
+			n, err := c.compileSearch(srcs[i].Conditions)
+			if err != nil {
+				e.Errors = append(e.Errors, fmt.Errorf("logsource %s: %w", srcs[i].Name, err))
+				continue
+			}
+			r.cond = n
+		}
+		routes = append(routes, r)
+	}
+
+	condID := int32(-1)
+	for _, rr := range rs {
+		var targets []*route
+		for _, r := range routes {
+			if r.src.serves(rr.Logsource) {
+				targets = append(targets, r)
+			}
+		}
+		if len(targets) == 0 {
+			product := strings.ToLower(rr.Logsource.Product)
+			g := globals[product]
+			if g == nil {
+				g = &route{product: product}
+				globals[product] = g
+			}
+			targets = []*route{g}
+			if len(routes) > 0 {
+				e.Warnings = append(e.Warnings, fmt.Sprintf("%s: logsource %s has no mapping; the rule runs on every event",
+					rr.Path, logsourceString(rr.Logsource.Category, rr.Logsource.Product, rr.Logsource.Service)))
+			}
+		}
+		idx := int32(len(e.Rules))
+		var conds []node
+		var condIDs []int32
+		var names []string
+		var failed error
+		shared := map[string]node{} // compiled once per distinct field mapping
+		for _, r := range targets {
+			key := ""
+			if r.src != nil {
+				key = mappingKey(r.src.FieldMappings)
+			}
+			n, ok := shared[key]
+			if !ok {
+				condID++
+				c := &compiler{schema: e.Schema, opts: &opts, route: r, path: rr.Path, warnings: &e.Warnings}
+				var err error
+				if n, err = c.compileRule(rr); err != nil {
+					failed = err
+					break
+				}
+				shared[key] = n
+			}
+			conds = append(conds, n)
+			condIDs = append(condIDs, condID)
+			if r.src != nil {
+				names = append(names, r.src.Name)
+			}
+		}
+		if failed != nil {
+			e.Errors = append(e.Errors, failed)
+			continue
+		}
+		for i, r := range targets {
+			r.variants = append(r.variants, variant{rule: idx, condID: condIDs[i], cond: conds[i]})
+		}
+		e.Rules = append(e.Rules, &Rule{Rule: rr, Index: int(idx), Routes: names})
+		e.conds = append(e.conds, conds[0])
+	}
+
+	products := make([]string, 0, len(globals))
+	for p := range globals {
+		products = append(products, p)
+	}
+	sort.Strings(products)
+	for _, p := range products {
+		routes = append(routes, globals[p])
+	}
+	e.conditions = int(condID + 1)
+	e.buildRoutes(routes, opts.NoIndex)
+	return e
+}
+
+func logsourceString(cat, prod, svc string) string {
+	var parts []string
+	for _, kv := range [][2]string{{"category", cat}, {"product", prod}, {"service", svc}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	if len(parts) == 0 {
+		return "(empty)"
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func mappingKey(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		keys = append(keys, k+"\x00"+v)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, "\x01")
+}
+
+// buildRoutes drops empty routes, builds their indexes and the dispatch table.
+func (e *Engine) buildRoutes(all []*route, noIndex bool) {
+	var live []*route
+	for _, r := range all {
+		if len(r.variants) == 0 {
+			continue
+		}
+		r.index = buildIndex(r.variants, noIndex)
+		e.maxVariants = max(e.maxVariants, len(r.variants))
+		e.maxClauses = max(e.maxClauses, len(r.index.clauseVar))
+		live = append(live, r)
+	}
+	// Dispatch on the field that pins the most routes (EventID for Windows): one map lookup per
+	// event replaces checking each route's conditions.
+	counts := map[string]int{}
+	for _, r := range live {
+		if r.src == nil || len(r.src.Conditions.Maps) != 1 {
+			continue
+		}
+		for _, f := range r.src.Conditions.Maps[0] {
+			if _, ok := r.src.dispatchKeys(f.Field); ok {
+				counts[f.Field]++
+			}
+		}
+	}
+	best, bestN := "", 1
+	for f, n := range counts {
+		if n > bestN || (n == bestN && f < best) {
+			best, bestN = f, n
+		}
+	}
+	if best != "" {
+		e.dispatchField = e.Schema.Add(best)
+		e.dispatch = map[string][]*route{}
+	}
+	for _, r := range live {
+		if r.src == nil {
+			e.globals = append(e.globals, r)
+			continue
+		}
+		if best != "" {
+			if keys, ok := r.src.dispatchKeys(best); ok {
+				for _, k := range keys {
+					e.dispatch[k] = append(e.dispatch[k], r)
+				}
+				continue
+			}
+		}
+		e.always = append(e.always, r)
+	}
+}
+
+// Matcher evaluates events against an Engine. It is not safe for concurrent use: give each
+// goroutine its own.
+type Matcher struct {
+	eng      *Engine
+	Event    event.Event
+	scratch  scratch
+	matched  bitset // rules matched by this event
+	tried    bitset // conditions evaluated on this event
+	triedIDs []int32
+	out      []int
+	routes   []*route
+	products []string
+}
+
+// NewMatcher returns a Matcher for e.
+func (e *Engine) NewMatcher() *Matcher {
+	return &Matcher{
+		eng:     e,
+		scratch: newScratch(e.maxClauses, e.maxVariants),
+		matched: make(bitset, (len(e.Rules)+63)/64),
+		tried:   make(bitset, (e.conditions+63)/64),
+	}
+}
+
+// Engine returns the engine the matcher evaluates.
+func (m *Matcher) Engine() *Engine { return m.eng }
+
+// Match decodes raw and returns the indexes (into Engine.Rules, ascending) of the rules it
+// matches. The result and m.Event stay valid until the next call.
+func (m *Matcher) Match(raw []byte) ([]int, error) {
+	if err := m.eng.Schema.Decode(raw, &m.Event, m.eng.limits); err != nil {
+		return nil, err
+	}
+	return m.MatchDecoded(), nil
+}
+
+// MatchDecoded evaluates the already decoded m.Event.
+func (m *Matcher) MatchDecoded() []int {
+	for _, r := range m.out {
+		m.matched[r>>6] = 0
+	}
+	m.out = m.out[:0]
+	for _, c := range m.triedIDs {
+		m.tried[c>>6] = 0
+	}
+	m.triedIDs = m.triedIDs[:0]
+	ev := &m.Event
+	e := m.eng
+	m.routes = m.routes[:0]
+	for _, r := range e.always {
+		if r.cond == nil || r.cond.eval(ev) {
+			m.routes = append(m.routes, r)
+		}
+	}
+	if e.dispatchField >= 0 {
+		for _, v := range ev.Values(e.dispatchField) {
+			for _, r := range e.dispatch[string(v.Lower)] {
+				if r.cond.eval(ev) {
+					m.routes = append(m.routes, r)
+				}
+			}
+		}
+	}
+	// An event some logsource entry recognised is of that entry's product: rules without a mapped
+	// logsource run on it only when they name no product or the same one. Unrecognised events
+	// get them all.
+	m.products = m.products[:0]
+	for _, r := range m.routes {
+		m.runRoute(r)
+		if !slices.Contains(m.products, r.src.Product) {
+			m.products = append(m.products, r.src.Product)
+		}
+	}
+	for _, g := range e.globals {
+		if len(m.routes) == 0 || g.product == "" || slices.Contains(m.products, g.product) {
+			m.runRoute(g)
+		}
+	}
+	if len(m.out) > 1 {
+		sort.Ints(m.out)
+	}
+	return m.out
+}
+
+func (m *Matcher) runRoute(r *route) {
+	ev := &m.Event
+	ix := r.index
+	for _, vi := range ix.always {
+		m.try(&r.variants[vi], ev)
+	}
+	if len(ix.fields) == 0 {
+		return
+	}
+	for _, vi := range ix.candidates(ev, &m.scratch) {
+		m.try(&r.variants[vi], ev)
+	}
+}
+
+// try evaluates a variant unless its rule already matched or the same condition was already
+// evaluated through another route.
+func (m *Matcher) try(v *variant, ev *event.Event) {
+	if m.matched.has(v.rule) || m.tried.has(v.condID) {
+		return
+	}
+	m.tried.set(v.condID)
+	m.triedIDs = append(m.triedIDs, v.condID)
+	if v.cond.eval(ev) {
+		m.matched.set(v.rule)
+		m.out = append(m.out, int(v.rule))
+	}
+}

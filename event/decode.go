@@ -1,0 +1,630 @@
+package event
+
+import (
+	"bytes"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind is the JSON type of a value.
+type Kind uint8
+
+const (
+	Missing Kind = iota
+	Null
+	String
+	Number
+	Bool
+	Object // a referenced field holding an object: Raw is its JSON text
+	Array  // a referenced field holding an empty array: Raw is "[]"
+)
+
+// Value is one value of a referenced field. Raw is the unescaped string, the number's literal
+// text, "true"/"false", or the JSON text of an object. Lower is Raw case-folded (the same slice
+// when folding changes nothing). Both stay valid until the Event is decoded into again.
+type Value struct {
+	Raw   []byte
+	Lower []byte
+	Kind  Kind
+}
+
+// Limits bound what Decode accepts; zero fields mean the defaults.
+type Limits struct {
+	MaxBytes int // largest accepted event (default 1 MiB)
+	MaxDepth int // deepest accepted nesting of objects and arrays (default 64)
+}
+
+const (
+	defaultMaxBytes = 1 << 20
+	defaultMaxDepth = 64
+)
+
+// Error explains why an event was rejected. Reason is a short stable label, used in metrics and
+// dead-letter headers.
+type Error struct {
+	Reason string // invalid_json, not_object, invalid_utf8, too_large, too_deep
+	Offset int
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("%s at byte %d: %s", e.Reason, e.Offset, e.Msg)
+	}
+	return e.Reason + ": " + e.Msg
+}
+
+// Event holds the referenced fields of one decoded event. Reuse one Event per goroutine.
+type Event struct {
+	Raw     []byte
+	schema  *Schema
+	spans   []span
+	touched []int32
+	vals    []Value
+	all     []Value
+	buf     []byte
+	keyBuf  []byte
+}
+
+type span struct{ lo, hi int32 }
+
+// Values returns every value of field f (several when the event holds a list), none when absent.
+func (e *Event) Values(f int) []Value {
+	s := e.spans[f]
+	return e.vals[s.lo:s.hi]
+}
+
+// First returns the first value of field f, or a Missing value.
+func (e *Event) First(f int) Value {
+	s := e.spans[f]
+	if s.hi == s.lo {
+		return Value{}
+	}
+	return e.vals[s.lo]
+}
+
+// Has reports whether field f is present (null counts as present).
+func (e *Event) Has(f int) bool { s := e.spans[f]; return s.hi > s.lo }
+
+// All returns every string, number and boolean value in the event when the schema collects them.
+func (e *Event) All() []Value { return e.all }
+
+// Schema returns the schema the event was decoded with.
+func (e *Event) Schema() *Schema { return e.schema }
+
+// Decode validates raw as one JSON object and records the fields the schema references.
+func (s *Schema) Decode(raw []byte, ev *Event, lim Limits) error {
+	if lim.MaxBytes == 0 {
+		lim.MaxBytes = defaultMaxBytes
+	}
+	if lim.MaxDepth == 0 {
+		lim.MaxDepth = defaultMaxDepth
+	}
+	ev.reset(s, raw)
+	if len(raw) > lim.MaxBytes {
+		return &Error{Reason: "too_large", Offset: -1, Msg: fmt.Sprintf("%d bytes, limit %d", len(raw), lim.MaxBytes)}
+	}
+	if !utf8.Valid(raw) {
+		return &Error{Reason: "invalid_utf8", Offset: -1, Msg: "event is not valid UTF-8"}
+	}
+	d := decoder{raw: raw, ev: ev, maxDepth: lim.MaxDepth, collect: s.collectAll}
+	d.ws()
+	if d.pos >= len(raw) {
+		return &Error{Reason: "invalid_json", Offset: d.pos, Msg: "empty event"}
+	}
+	if raw[d.pos] != '{' {
+		if err := d.skip(0); err != nil {
+			return err
+		}
+		return &Error{Reason: "not_object", Offset: 0, Msg: "event is JSON but not an object"}
+	}
+	if err := d.object(s.root, 1); err != nil {
+		return err
+	}
+	d.ws()
+	if d.pos != len(raw) {
+		return d.fail("unexpected data after the object")
+	}
+	return nil
+}
+
+func (ev *Event) reset(s *Schema, raw []byte) {
+	if ev.schema != s || len(ev.spans) != len(s.names) {
+		ev.schema = s
+		ev.spans = make([]span, len(s.names))
+		ev.touched = ev.touched[:0]
+	}
+	for _, f := range ev.touched {
+		ev.spans[f] = span{}
+	}
+	ev.touched = ev.touched[:0]
+	ev.vals = ev.vals[:0]
+	ev.all = ev.all[:0]
+	if need := 3*len(raw) + 64; cap(ev.buf) < need {
+		ev.buf = make([]byte, 0, need+need/2)
+	}
+	ev.buf = ev.buf[:0]
+	ev.Raw = raw
+}
+
+type decoder struct {
+	raw      []byte
+	pos      int
+	ev       *Event
+	maxDepth int
+	collect  bool
+}
+
+func (d *decoder) fail(msg string) error {
+	return &Error{Reason: "invalid_json", Offset: d.pos, Msg: msg}
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.raw) {
+		switch d.raw[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// object parses the object at d.pos; n (possibly nil) is the schema node its keys are looked up in.
+func (d *decoder) object(n *node, depth int) error {
+	if depth > d.maxDepth {
+		return &Error{Reason: "too_deep", Offset: d.pos, Msg: fmt.Sprintf("nesting deeper than %d", d.maxDepth)}
+	}
+	d.pos++ // '{'
+	d.ws()
+	if d.pos < len(d.raw) && d.raw[d.pos] == '}' {
+		d.pos++
+		return nil
+	}
+	for {
+		if d.pos >= len(d.raw) || d.raw[d.pos] != '"' {
+			return d.fail("expected a quoted object key")
+		}
+		key, err := d.key()
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if d.pos >= len(d.raw) || d.raw[d.pos] != ':' {
+			return d.fail("expected ':' after object key")
+		}
+		d.pos++
+		d.ws()
+		var child *node
+		if n != nil && n.kids != nil {
+			child = n.kids[string(key)]
+		}
+		if child == nil {
+			err = d.skip(depth)
+		} else {
+			err = d.value(child, depth)
+		}
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if d.pos >= len(d.raw) {
+			return d.fail("unterminated object")
+		}
+		switch d.raw[d.pos] {
+		case ',':
+			d.pos++
+			d.ws()
+		case '}':
+			d.pos++
+			return nil
+		default:
+			return d.fail("expected ',' or '}' in object")
+		}
+	}
+}
+
+// key reads an object key; escaped keys are unescaped into a scratch buffer.
+func (d *decoder) key() ([]byte, error) {
+	s, esc, err := d.str()
+	if err != nil || !esc {
+		return s, err
+	}
+	d.ev.keyBuf, err = unescape(d.ev.keyBuf[:0], s)
+	if err != nil {
+		return nil, d.fail(err.Error())
+	}
+	return d.ev.keyBuf, nil
+}
+
+// value parses the value of a referenced key.
+func (d *decoder) value(n *node, depth int) error {
+	if d.pos >= len(d.raw) {
+		return d.fail("missing value")
+	}
+	switch d.raw[d.pos] {
+	case '{':
+		start := d.pos
+		var err error
+		if n.kids != nil {
+			err = d.object(n, depth+1)
+		} else {
+			err = d.skip(depth)
+		}
+		if err != nil {
+			return err
+		}
+		if n.field >= 0 {
+			d.record(n.field, Value{Kind: Object, Raw: d.raw[start:d.pos], Lower: d.raw[start:d.pos]})
+		}
+		return nil
+	case '[':
+		if depth+1 > d.maxDepth {
+			return &Error{Reason: "too_deep", Offset: d.pos, Msg: fmt.Sprintf("nesting deeper than %d", d.maxDepth)}
+		}
+		start := d.pos
+		d.pos++
+		d.ws()
+		if d.pos < len(d.raw) && d.raw[d.pos] == ']' {
+			d.pos++
+			if n.field >= 0 {
+				d.record(n.field, Value{Kind: Array, Raw: d.raw[start:d.pos], Lower: d.raw[start:d.pos]})
+			}
+			return nil
+		}
+		for {
+			if err := d.value(n, depth+1); err != nil {
+				return err
+			}
+			d.ws()
+			if d.pos >= len(d.raw) {
+				return d.fail("unterminated array")
+			}
+			switch d.raw[d.pos] {
+			case ',':
+				d.pos++
+				d.ws()
+			case ']':
+				d.pos++
+				return nil
+			default:
+				return d.fail("expected ',' or ']' in array")
+			}
+		}
+	}
+	v, err := d.scalar()
+	if err != nil {
+		return err
+	}
+	if n.field >= 0 {
+		d.record(n.field, v)
+	} else if d.collect {
+		d.ev.all = append(d.ev.all, v)
+	}
+	return nil
+}
+
+// record stores a value of field f, keeping each field's values contiguous in vals.
+func (d *decoder) record(f int, v Value) {
+	ev := d.ev
+	s := ev.spans[f]
+	switch {
+	case s.hi == s.lo:
+		ev.touched = append(ev.touched, int32(f))
+		s.lo = int32(len(ev.vals))
+	case int(s.hi) != len(ev.vals):
+		// Another field was recorded since (duplicate key, list of objects): move this field's
+		// values to the end so they stay contiguous.
+		lo := int32(len(ev.vals))
+		ev.vals = append(ev.vals, ev.vals[s.lo:s.hi]...)
+		s.lo, s.hi = lo, int32(len(ev.vals))
+	}
+	ev.vals = append(ev.vals, v)
+	s.hi = int32(len(ev.vals))
+	ev.spans[f] = s
+	if d.collect && v.Kind != Object && v.Kind != Null && v.Kind != Array {
+		ev.all = append(ev.all, v)
+	}
+}
+
+// scalar parses a string, number, true, false or null.
+func (d *decoder) scalar() (Value, error) {
+	raw := d.raw
+	switch c := raw[d.pos]; {
+	case c == '"':
+		s, esc, err := d.str()
+		if err != nil {
+			return Value{}, err
+		}
+		if esc {
+			start := len(d.ev.buf)
+			d.ev.buf, err = unescape(d.ev.buf, s)
+			if err != nil {
+				return Value{}, d.fail(err.Error())
+			}
+			s = d.ev.buf[start:len(d.ev.buf):len(d.ev.buf)]
+		}
+		return Value{Kind: String, Raw: s, Lower: d.lower(s)}, nil
+	case c == 't':
+		return d.literal("true", Bool)
+	case c == 'f':
+		return d.literal("false", Bool)
+	case c == 'n':
+		return d.literal("null", Null)
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := d.pos
+		if err := d.number(); err != nil {
+			return Value{}, err
+		}
+		n := raw[start:d.pos]
+		return Value{Kind: Number, Raw: n, Lower: n}, nil
+	}
+	return Value{}, d.fail("unexpected character")
+}
+
+func (d *decoder) literal(word string, k Kind) (Value, error) {
+	end := d.pos + len(word)
+	if end > len(d.raw) || string(d.raw[d.pos:end]) != word {
+		return Value{}, d.fail("invalid literal")
+	}
+	v := d.raw[d.pos:end]
+	d.pos = end
+	return Value{Kind: k, Raw: v, Lower: v}, nil
+}
+
+// str reads a string at d.pos and returns its raw content (escapes not yet processed).
+func (d *decoder) str() (s []byte, escaped bool, err error) {
+	raw := d.raw
+	start := d.pos + 1
+	p := start
+	for {
+		i := bytes.IndexByte(raw[p:], '"')
+		if i < 0 {
+			d.pos = len(raw)
+			return nil, false, d.fail("unterminated string")
+		}
+		j := bytes.IndexByte(raw[p:p+i], '\\')
+		if j < 0 {
+			d.pos = p + i + 1
+			return raw[start : p+i], escaped, nil
+		}
+		escaped = true
+		p += j + 1
+		if p >= len(raw) {
+			d.pos = p
+			return nil, false, d.fail("unterminated string")
+		}
+		switch raw[p] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			p++
+		case 'u':
+			if p+5 > len(raw) || !isHex4(raw[p+1:p+5]) {
+				d.pos = p
+				return nil, false, d.fail(`invalid \u escape`)
+			}
+			p += 5
+		default:
+			d.pos = p
+			return nil, false, d.fail("invalid escape character")
+		}
+	}
+}
+
+func (d *decoder) number() error {
+	raw, p := d.raw, d.pos
+	if p < len(raw) && raw[p] == '-' {
+		p++
+	}
+	switch {
+	case p < len(raw) && raw[p] == '0':
+		p++
+	case p < len(raw) && raw[p] >= '1' && raw[p] <= '9':
+		for p < len(raw) && raw[p] >= '0' && raw[p] <= '9' {
+			p++
+		}
+	default:
+		d.pos = p
+		return d.fail("invalid number")
+	}
+	if p < len(raw) && raw[p] == '.' {
+		p++
+		q := p
+		for p < len(raw) && raw[p] >= '0' && raw[p] <= '9' {
+			p++
+		}
+		if p == q {
+			d.pos = p
+			return d.fail("invalid number: no digits after '.'")
+		}
+	}
+	if p < len(raw) && (raw[p] == 'e' || raw[p] == 'E') {
+		p++
+		if p < len(raw) && (raw[p] == '+' || raw[p] == '-') {
+			p++
+		}
+		q := p
+		for p < len(raw) && raw[p] >= '0' && raw[p] <= '9' {
+			p++
+		}
+		if p == q {
+			d.pos = p
+			return d.fail("invalid number: no exponent digits")
+		}
+	}
+	d.pos = p
+	return nil
+}
+
+// skip validates and passes over a value no rule references (collecting scalars for keyword
+// searches when asked).
+func (d *decoder) skip(depth int) error {
+	if d.pos >= len(d.raw) {
+		return d.fail("missing value")
+	}
+	switch d.raw[d.pos] {
+	case '{':
+		return d.object(nil, depth+1)
+	case '[':
+		if depth+1 > d.maxDepth {
+			return &Error{Reason: "too_deep", Offset: d.pos, Msg: fmt.Sprintf("nesting deeper than %d", d.maxDepth)}
+		}
+		d.pos++
+		d.ws()
+		if d.pos < len(d.raw) && d.raw[d.pos] == ']' {
+			d.pos++
+			return nil
+		}
+		for {
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+			d.ws()
+			if d.pos >= len(d.raw) {
+				return d.fail("unterminated array")
+			}
+			switch d.raw[d.pos] {
+			case ',':
+				d.pos++
+				d.ws()
+			case ']':
+				d.pos++
+				return nil
+			default:
+				return d.fail("expected ',' or ']' in array")
+			}
+		}
+	case '"':
+		if d.collect {
+			v, err := d.scalar()
+			if err == nil {
+				d.ev.all = append(d.ev.all, v)
+			}
+			return err
+		}
+		_, _, err := d.str()
+		return err
+	}
+	v, err := d.scalar()
+	if err == nil && d.collect && v.Kind != Null {
+		d.ev.all = append(d.ev.all, v)
+	}
+	return err
+}
+
+// lower returns s case-folded, appending to the event buffer only when something changes.
+func (d *decoder) lower(s []byte) []byte {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || (c >= 'A' && c <= 'Z') {
+			break
+		}
+	}
+	if i == len(s) {
+		return s
+	}
+	return d.appendLower(s, i)
+}
+
+func (d *decoder) appendLower(s []byte, from int) []byte {
+	buf := d.ev.buf
+	start := len(buf)
+	buf = append(buf, s[:from]...)
+	for i := from; i < len(s); {
+		c := s[i]
+		if c < 0x80 {
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(s[i:])
+		buf = utf8.AppendRune(buf, unicode.ToLower(r))
+		i += n
+	}
+	d.ev.buf = buf
+	return buf[start:len(buf):len(buf)]
+}
+
+// Fold returns s case-folded the way Decode folds event values, for rule literals.
+func Fold(s string) string {
+	var d decoder
+	d.ev = &Event{}
+	return string(d.lower([]byte(s)))
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func hexVal(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		default:
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
+// unescape appends the JSON string content s (already validated by str) with escapes processed.
+func unescape(dst, s []byte) ([]byte, error) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			j := bytes.IndexByte(s[i:], '\\')
+			if j < 0 {
+				return append(dst, s[i:]...), nil
+			}
+			dst = append(dst, s[i:i+j]...)
+			i += j
+			continue
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hexVal(s[i+1 : i+5])
+			i += 4
+			if r >= 0xD800 && r < 0xDC00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' && isHex4(s[i+3:i+7]) {
+				if lo := hexVal(s[i+3 : i+7]); lo >= 0xDC00 && lo < 0xE000 {
+					r = (r-0xD800)<<10 | (lo - 0xDC00) + 0x10000
+					i += 6
+				}
+			}
+			if r >= 0xD800 && r < 0xE000 {
+				r = utf8.RuneError // an unpaired surrogate
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, fmt.Errorf("invalid escape character %q", s[i])
+		}
+		i++
+	}
+	return dst, nil
+}

@@ -1,0 +1,183 @@
+package event
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func values(ev *Event, s *Schema, path string) []string {
+	i, ok := s.Lookup(path)
+	if !ok {
+		panic(path)
+	}
+	var out []string
+	for _, v := range ev.Values(i) {
+		out = append(out, string(v.Raw))
+	}
+	return out
+}
+
+func TestDecodeReferencedFields(t *testing.T) {
+	s := NewSchema()
+	for _, p := range []string{"Image", "EventID", "a.b", "list", "objs.x", "esc", "missing", "n", "t", "obj", "flat.key"} {
+		s.Add(p)
+	}
+	raw := `{"Image":"C:\\Windows\\cmd.exe","EventID":4688,"skip":{"deep":[1,2,{"x":"y"}]},` +
+		`"a":{"b":"nested","c":1},"list":["x","y",3],"objs":[{"x":"1"},{"z":0},{"x":"2"}],` +
+		`"esc":"\u00c9t\u00e9 \"q\" \ud83d\ude00","n":null,"t":true,"obj":{"k":"v"},"flat.key":"F"}`
+	var ev Event
+	if err := s.Decode([]byte(raw), &ev, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]string{
+		"Image":    {`C:\Windows\cmd.exe`},
+		"EventID":  {"4688"},
+		"a.b":      {"nested"},
+		"list":     {"x", "y", "3"},
+		"objs.x":   {"1", "2"},
+		"esc":      {"Été \"q\" 😀"},
+		"missing":  nil,
+		"n":        {"null"},
+		"t":        {"true"},
+		"obj":      {`{"k":"v"}`},
+		"flat.key": {"F"},
+	}
+	for path, want := range cases {
+		got := values(&ev, s, path)
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+	img, _ := s.Lookup("Image")
+	if got := string(ev.First(img).Lower); got != `c:\windows\cmd.exe` {
+		t.Errorf("lower = %q", got)
+	}
+	e, _ := s.Lookup("esc")
+	if got := string(ev.First(e).Lower); got != "été \"q\" 😀" {
+		t.Errorf("unicode lower = %q", got)
+	}
+	n, _ := s.Lookup("n")
+	if ev.First(n).Kind != Null || !ev.Has(n) {
+		t.Errorf("null kind")
+	}
+	m, _ := s.Lookup("missing")
+	if ev.Has(m) || ev.First(m).Kind != Missing {
+		t.Errorf("missing field present")
+	}
+}
+
+func TestDecodeReusesEvent(t *testing.T) {
+	s := NewSchema()
+	f := s.Add("User")
+	var ev Event
+	if err := s.Decode([]byte(`{"User":"A"}`), &ev, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Decode([]byte(`{"Other":"B"}`), &ev, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Has(f) {
+		t.Fatal("value from the previous event leaked")
+	}
+	raw := []byte(`{"User":"Alice","X":"\u0041","Y":[1,2]}`)
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = s.Decode(raw, &ev, Limits{})
+	})
+	if allocs != 0 {
+		t.Fatalf("Decode allocates %v times per event", allocs)
+	}
+}
+
+func TestDecodeCollectAll(t *testing.T) {
+	s := NewSchema()
+	s.Add("a")
+	s.CollectAll()
+	var ev Event
+	if err := s.Decode([]byte(`{"a":"x","b":{"c":["y",2]},"d":null,"e":false}`), &ev, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range ev.All() {
+		got = append(got, string(v.Raw))
+	}
+	if strings.Join(got, ",") != "x,y,2,false" {
+		t.Fatalf("all = %q", got)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	s := NewSchema()
+	s.Add("a")
+	deep := strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70)
+	cases := []struct{ in, reason string }{
+		{``, "invalid_json"},
+		{`   `, "invalid_json"},
+		{`[1,2]`, "not_object"},
+		{`"str"`, "not_object"},
+		{`{"a":1`, "invalid_json"},
+		{`{"a":1,}`, "invalid_json"},
+		{`{"a":01}`, "invalid_json"},
+		{`{"a":"\x"}`, "invalid_json"},
+		{`{"b":"\u12"}`, "invalid_json"},
+		{`{"a":tru}`, "invalid_json"},
+		{`{"a":1} x`, "invalid_json"},
+		{`{a:1}`, "invalid_json"},
+		{"{\"a\":\"\xff\"}", "invalid_utf8"},
+		{deep, "too_deep"},
+	}
+	for _, c := range cases {
+		var ev Event
+		err := s.Decode([]byte(c.in), &ev, Limits{})
+		var de *Error
+		if !errors.As(err, &de) || de.Reason != c.reason {
+			t.Errorf("%.40q: err %v, want reason %s", c.in, err, c.reason)
+		}
+	}
+	var ev Event
+	err := s.Decode([]byte(`{"a":"0123456789"}`), &ev, Limits{MaxBytes: 10})
+	var de *Error
+	if !errors.As(err, &de) || de.Reason != "too_large" {
+		t.Errorf("size limit: %v", err)
+	}
+}
+
+func TestValueTime(t *testing.T) {
+	want := time.Date(2025, 10, 25, 13, 44, 33, 440907300, time.UTC)
+	for _, v := range []Value{
+		{Kind: String, Raw: []byte("2025-10-25T13:44:33.4409073Z")},
+		{Kind: String, Raw: []byte("2025-10-25 13:44:33.4409073")},
+		{Kind: String, Raw: []byte("2025-10-25T15:44:33.4409073+02:00")},
+	} {
+		got, ok := v.Time()
+		if !ok || !got.Equal(want) {
+			t.Errorf("%s: %v %v", v.Raw, got, ok)
+		}
+	}
+	for raw, want := range map[string]int64{"1700000000": 1700000000000, "1700000000123": 1700000000123, "1700000000.5": 1700000000500} {
+		got, ok := Value{Kind: Number, Raw: []byte(raw)}.Time()
+		if !ok || got.UnixMilli() != want {
+			t.Errorf("%s: %v %v", raw, got.UnixMilli(), ok)
+		}
+	}
+	if _, ok := (Value{Kind: String, Raw: []byte("yesterday")}).Time(); ok {
+		t.Error("parsed nonsense")
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	s := NewSchema()
+	for _, p := range []string{"Image", "CommandLine", "ParentImage", "EventID", "Channel", "User", "OriginalFileName"} {
+		s.Add(p)
+	}
+	raw := []byte(`{"Channel":"Microsoft-Windows-Sysmon/Operational","CommandLine":"reg  query \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\" /v CurrentBuildNumber","Company":"Microsoft Corporation","Computer":"ar-win-dc.attackrange.local","CurrentDirectory":"C:\\Users\\Administrator\\Downloads\\","Description":"Registry Console Tool","EventID":1,"EventRecordID":8999629,"Hashes":"SHA1=E65FAA187D27D84106B78B909C06D405837EC64E,MD5=EB20E119AAF500E2752DC5A588B54C12","Image":"C:\\Windows\\System32\\reg.exe","IntegrityLevel":"High","OriginalFileName":"reg.exe","ParentCommandLine":"\"C:\\Windows\\System32\\cmd.exe\" ","ParentImage":"C:\\Windows\\System32\\cmd.exe","User":"ATTACKRANGE\\Administrator","UtcTime":"2025-10-25 13:44:33.440"}`)
+	var ev Event
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Decode(raw, &ev, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
