@@ -1,0 +1,220 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigil-detect/vigil/bench/gen"
+	"github.com/vigil-detect/vigil/broker"
+	"github.com/vigil-detect/vigil/config"
+)
+
+// testBroker starts kfake on 127.0.0.1 with the agent's topics.
+func testBroker(t *testing.T, topics ...string) *broker.Broker {
+	t.Helper()
+	b, err := broker.Start(broker.Options{Topics: topics, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func produce(t *testing.T, addr, topic string, values [][]byte) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafka.Message{Value: v}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAll reads a topic's three partitions from the start until want records arrived or the
+// deadline passed.
+func readAll(t *testing.T, addr, topic string, want int, within time.Duration) []kafka.Message {
+	t.Helper()
+	var readers []*kafka.Reader
+	for p := 0; p < 3; p++ {
+		readers = append(readers, kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p,
+			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond}))
+	}
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	var out []kafka.Message
+	deadline := time.Now().Add(within)
+	for len(out) < want && time.Now().Before(deadline) {
+		for _, r := range readers {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err == nil {
+				out = append(out, m)
+			} else if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal(err)
+			}
+		}
+	}
+	return out
+}
+
+// committed returns the group's committed offset per partition of topic.
+func committed(t *testing.T, addr, group, topic string) map[int]int64 {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 5 * time.Second}
+	resp, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0, 1, 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+func endOffsets(t *testing.T, addr, topic string) map[int]int64 {
+	t.Helper()
+	out := map[int]int64{}
+	for p := 0; p < 3; p++ {
+		conn, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, last, err := conn.ReadOffsets()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = last
+	}
+	return out
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestAgentKafkaEndToEnd produces the generated attack story with kafka-go into kfake, runs the
+// agent, reads the alerts topic back, and checks the alerts, the dead-lettered records and that
+// every consumed offset was committed.
+func TestAgentKafkaEndToEnd(t *testing.T) {
+	b := testBroker(t, "events", "vigil-alerts", "vigil-dead-letter")
+	g := gen.New(gen.Options{Seed: 7, Rate: 200, AttackAt: time.Second})
+	var values [][]byte
+	for i := 0; i < 5000 && !g.StoryDone(); i++ {
+		values = append(values, g.Next(nil))
+	}
+	values = append(values, []byte(`not json at all`), []byte(`["an","array"]`))
+	produce(t, b.Addr, "events", values)
+
+	cfg := config.Default()
+	cfg.Rules = []string{BuiltinStarter}
+	cfg.Kafka.Brokers = []string{b.Addr}
+	cfg.Kafka.Group = "it"
+	cfg.Metrics.Addr = "127.0.0.1:0"
+	a := &Agent{Config: cfg, Log: quietLog()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+
+	// The same rules over the same events with eval give the expected alert ids.
+	expected := map[string]bool{}
+	alerts, _ := evalInput(t, []string{BuiltinStarter}, string(joinLines(values)))
+	for _, al := range alerts {
+		expected[al["id"].(string)] = true
+	}
+	// Wait until everything is committed, then stop the agent gracefully.
+	ends := endOffsets(t, b.Addr, "events")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c := committed(t, b.Addr, "it", "events")
+		if equalOffsets(c, ends) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed %v, want %v", c, ends)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	// Alerts are written before offsets are committed, so all are there now; ask for one more
+	// than expected to catch extras.
+	got := readAll(t, b.Addr, "vigil-alerts", len(expected)+1, 3*time.Second)
+	dead := readAll(t, b.Addr, "vigil-dead-letter", 3, 2*time.Second)
+
+	if len(got) != len(expected) {
+		t.Errorf("alerts topic holds %d alerts, eval gives %d", len(got), len(expected))
+	}
+	for _, m := range got {
+		var al struct {
+			ID     string `json:"id"`
+			Source struct {
+				Topic  string `json:"topic"`
+				Offset int64  `json:"offset"`
+			} `json:"source"`
+		}
+		if err := json.Unmarshal(m.Value, &al); err != nil {
+			t.Fatal(err)
+		}
+		if !expected[al.ID] {
+			t.Errorf("unexpected alert %s", m.Value)
+		}
+		if al.Source.Topic != "events" || string(m.Key) != al.ID {
+			t.Errorf("alert source/key wrong: key %s %s", m.Key, m.Value)
+		}
+	}
+	if len(dead) != 2 {
+		t.Fatalf("dead-letter topic holds %d records, want 2", len(dead))
+	}
+	reasons := map[string]bool{}
+	for _, m := range dead {
+		for _, h := range m.Headers {
+			if h.Key == "vigil-error-reason" {
+				reasons[string(h.Value)] = true
+			}
+		}
+	}
+	if !reasons["invalid_json"] || !reasons["not_object"] {
+		t.Errorf("dead-letter reasons %v", reasons)
+	}
+}
+
+func joinLines(values [][]byte) []byte {
+	var out []byte
+	for _, v := range values {
+		out = append(append(out, v...), '\n')
+	}
+	return out
+}
+
+func equalOffsets(a, b map[int]int64) bool {
+	for p, v := range b {
+		if a[p] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,183 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/metrics"
+	"github.com/vigil-detect/vigil/pipeline"
+	"github.com/vigil-detect/vigil/stream"
+)
+
+// Stages builds the ordered stages after detection from the configuration.
+func Stages(cfg *config.Config, rs *pipeline.Ruleset, log *slog.Logger, m *metrics.Metrics) ([]pipeline.Stage, func(), error) {
+	return nil, func() {}, nil
+}
+
+// Agent is the Kafka agent behind `vigil run` and `vigil demo`.
+type Agent struct {
+	Config  *config.Config
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Health  *metrics.Health
+	// ExtraSinks receive alerts besides the configured ones (the demo's console view).
+	ExtraSinks []stream.Sink
+	// Mux, when set, gets the metrics endpoints and is served on the metrics address; other
+	// packages may add handlers to it (the approval API).
+	Mux *http.ServeMux
+
+	runner      *pipeline.Runner
+	server      *metrics.Server
+	closeStages func()
+}
+
+// MetricsAddr is the address the metrics server bound (after Start).
+func (a *Agent) MetricsAddr() string {
+	if a.server == nil {
+		return ""
+	}
+	return a.server.Addr
+}
+
+// Runner exposes the pipeline (after Start).
+func (a *Agent) Runner() *pipeline.Runner { return a.runner }
+
+// Start compiles the rules, serves metrics, connects to Kafka and prepares the pipeline.
+func (a *Agent) Start() error {
+	cfg := a.Config
+	if a.Log == nil {
+		a.Log = slog.Default()
+	}
+	if a.Metrics == nil {
+		a.Metrics = metrics.New(Version)
+	}
+	if a.Health == nil {
+		a.Health = metrics.NewHealth(a.Metrics)
+	}
+	a.Health.Set("rules", false, "loading")
+	a.Health.Set("kafka", false, "connecting")
+	srv, err := metrics.Serve(cfg.Metrics.Addr, a.Metrics, a.Health, a.Mux, a.Log)
+	if err != nil {
+		return fmt.Errorf("metrics address %s: %w", cfg.Metrics.Addr, err)
+	}
+	a.server = srv
+	a.Log.Info("serving metrics", "addr", "http://"+srv.Addr+"/metrics")
+
+	rs, err := CompileRules(cfg)
+	if err != nil {
+		return err
+	}
+	LogRuleProblems(a.Log, rs)
+	if len(rs.Detect.Rules) == 0 {
+		return errors.New("no detection rule compiled; nothing to do")
+	}
+	a.Metrics.RulesLoaded.WithLabelValues("detection").Set(float64(len(rs.Detect.Rules)))
+	a.Metrics.RulesLoaded.WithLabelValues("correlation").Set(float64(len(rs.Set.Correlations)))
+	a.Metrics.RuleLoadErrors.Set(float64(len(rs.Errors())))
+	a.Health.Set("rules", true, "")
+
+	kc, err := KafkaConfig(cfg, a.Log)
+	if err != nil {
+		return err
+	}
+	var sinks []stream.Sink
+	if cfg.Kafka.AlertsTopic != "" {
+		ks, err := stream.NewKafkaSink(kc, stream.WriterConfig{Topic: cfg.Kafka.AlertsTopic, Compression: cfg.Kafka.Compression})
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, ks)
+	}
+	if cfg.Output.Stdout {
+		sinks = append(sinks, stream.NewWriterSink(os.Stdout, false))
+	}
+	if cfg.Output.File != "" {
+		f, err := os.OpenFile(cfg.Output.File, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return fmt.Errorf("output.file: %w", err)
+		}
+		sinks = append(sinks, stream.NewWriterSink(f, true))
+	}
+	sinks = append(sinks, a.ExtraSinks...)
+	if len(sinks) == 0 {
+		return errors.New("no alert destination: set kafka.alerts_topic, output.stdout or output.file")
+	}
+	var dlq stream.DeadLetter = &stream.LogDeadLetter{Log: a.Log}
+	if cfg.Kafka.DeadLetterTopic != "" {
+		if dlq, err = stream.NewKafkaDeadLetter(kc, cfg.Kafka.DeadLetterTopic); err != nil {
+			return err
+		}
+	}
+	src, err := stream.NewKafkaSource(kc, func(ok bool) {
+		if ok {
+			a.Health.Set("kafka", true, "")
+		} else {
+			a.Health.Set("kafka", false, "fetch failing")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	a.Health.Set("kafka", true, "")
+	stages, closeStages, err := Stages(cfg, rs, a.Log, a.Metrics)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	a.closeStages = closeStages
+	a.runner = &pipeline.Runner{
+		Source:     src,
+		Sinks:      sinks,
+		DeadLetter: dlq,
+		Stages:     stages,
+		Metrics:    a.Metrics,
+		Log:        a.Log,
+		Config:     PipelineConfig(cfg),
+	}
+	a.runner.SetRules(rs)
+	a.Log.Info("consuming", "brokers", kc.Brokers, "topics", kc.Topics, "group", kc.Group, "alerts_topic", cfg.Kafka.AlertsTopic)
+	return nil
+}
+
+// Run processes until ctx is cancelled, then drains, commits and closes everything.
+func (a *Agent) Run(ctx context.Context) error {
+	if a.runner == nil {
+		if err := a.Start(); err != nil {
+			a.Close()
+			return err
+		}
+	}
+	err := a.runner.Run(ctx)
+	a.Close()
+	s := a.runner.Stats()
+	a.Log.Info("stopped", "events", s.Records.Load(), "alerts", s.Alerts.Load(), "rejected", s.Rejected.Load())
+	return err
+}
+
+// Close releases the source, sinks and server.
+func (a *Agent) Close() {
+	if a.runner != nil {
+		if err := a.runner.Source.Close(); err != nil {
+			a.Log.Debug("closing source", "error", err)
+		}
+		for _, s := range a.runner.Sinks {
+			s.Close()
+		}
+		if a.runner.DeadLetter != nil {
+			a.runner.DeadLetter.Close()
+		}
+	}
+	if a.closeStages != nil {
+		a.closeStages()
+		a.closeStages = nil
+	}
+	if a.server != nil {
+		a.server.Close()
+		a.server = nil
+	}
+}

@@ -1,0 +1,172 @@
+// Package alert is the alert every stage after detection passes along and every sink writes: the
+// JSON contract of DESIGN.md, deterministic ids, and the entities an alert is about.
+package alert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kinds of alert.
+const (
+	KindDetection   = "detection"
+	KindCorrelation = "correlation"
+	KindRisk        = "risk"
+)
+
+// Alert is one alert. Its JSON form is the contract users and checks rely on.
+type Alert struct {
+	ID          string            `json:"id"`
+	Time        time.Time         `json:"time"`
+	Kind        string            `json:"kind"`
+	Rule        Rule              `json:"rule"`
+	Score       int               `json:"score"`
+	Entities    Entities          `json:"entities"`
+	Event       json.RawMessage   `json:"event,omitempty"`
+	Group       map[string]string `json:"group,omitempty"`
+	Correlation *Correlation      `json:"correlation,omitempty"`
+	Enrichment  *Enrichment       `json:"enrichment,omitempty"`
+	Count       int               `json:"count,omitempty"` // merged duplicates (suppression), when > 1
+	Source      *Source           `json:"source,omitempty"`
+
+	// Fields holds the event fields later stages read (correlation group-by and value fields),
+	// extracted while the event was decoded. Not serialised.
+	Fields map[string][]string `json:"-"`
+	// RuleIndex is the detection rule's position in the compiled rule set (-1 for others).
+	RuleIndex int `json:"-"`
+	// Suppressed alerts feed correlations but are not written (a correlation's rules without
+	// `generate: true`).
+	Suppressed bool `json:"-"`
+}
+
+// Rule identifies the rule that fired.
+type Rule struct {
+	ID    string   `json:"id"`
+	Title string   `json:"title"`
+	Level string   `json:"level"`
+	Tags  []string `json:"tags"`
+	Name  string   `json:"name,omitempty"`
+}
+
+// Entities are the users, hosts and addresses an alert concerns.
+type Entities struct {
+	User []string `json:"user"`
+	Host []string `json:"host"`
+	IP   []string `json:"ip"`
+}
+
+// Each calls f for every entity with its type ("user", "host", "ip").
+func (e *Entities) Each(f func(kind, value string)) {
+	for _, v := range e.User {
+		f("user", v)
+	}
+	for _, v := range e.Host {
+		f("host", v)
+	}
+	for _, v := range e.IP {
+		f("ip", v)
+	}
+}
+
+// Merge adds other's entities, keeping each list sorted and unique.
+func (e *Entities) Merge(other Entities) {
+	e.User = mergeSorted(e.User, other.User)
+	e.Host = mergeSorted(e.Host, other.Host)
+	e.IP = mergeSorted(e.IP, other.IP)
+}
+
+func mergeSorted(a, b []string) []string {
+	out := append(append([]string{}, a...), b...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// Correlation describes what made a correlation rule fire.
+type Correlation struct {
+	Type      string    `json:"type"`
+	Count     int       `json:"count,omitempty"`     // events (event_count, temporal*)
+	Values    []string  `json:"values,omitempty"`    // distinct values (value_count), bounded
+	Value     float64   `json:"value,omitempty"`     // aggregate (value_sum, value_avg, ...)
+	Rules     []string  `json:"rules,omitempty"`     // rules seen (temporal*)
+	First     time.Time `json:"first"`               // first contributing event time
+	Last      time.Time `json:"last"`                // last contributing event time
+	AlertIDs  []string  `json:"alert_ids,omitempty"` // contributing alerts, bounded
+	Truncated bool      `json:"truncated,omitempty"` // alert_ids or values were cut
+}
+
+// Enrichment records context added to an alert.
+type Enrichment struct {
+	Indicators []IndicatorHit `json:"indicators,omitempty"`
+	Assets     []AssetHit     `json:"assets,omitempty"`
+	ScoreParts map[string]int `json:"score_parts,omitempty"`
+}
+
+// IndicatorHit is a threat-intelligence match.
+type IndicatorHit struct {
+	Type   string `json:"type"`
+	Value  string `json:"value"`
+	List   string `json:"list"`
+	Source string `json:"source,omitempty"`
+}
+
+// AssetHit is an entity found in the asset inventory.
+type AssetHit struct {
+	Kind        string `json:"kind"`
+	Value       string `json:"value"`
+	Criticality string `json:"criticality"`
+	Owner       string `json:"owner,omitempty"`
+}
+
+// Source locates the Kafka record an alert came from.
+type Source struct {
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// ID derives a deterministic alert id from its parts: the same input always yields the same id,
+// so replayed events produce alerts consumers can deduplicate.
+func ID(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		var n [8]byte
+		l := len(p)
+		for i := range n {
+			n[i] = byte(l >> (8 * i))
+		}
+		h.Write(n[:])
+		h.Write(p)
+	}
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:16])
+}
+
+// LevelScore is the default score of a Sigma level.
+func LevelScore(level string) int {
+	switch strings.ToLower(level) {
+	case "informational":
+		return 10
+	case "low":
+		return 30
+	case "medium":
+		return 50
+	case "high":
+		return 75
+	case "critical":
+		return 95
+	}
+	return 40 // no or unknown level
+}
+
+// Levels lists Sigma levels from least to most severe.
+var Levels = []string{"informational", "low", "medium", "high", "critical"}
+
+// LevelRank orders levels (unknown: -1).
+func LevelRank(level string) int {
+	return slices.Index(Levels, strings.ToLower(level))
+}

@@ -1,0 +1,82 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the console writer and the test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemoShowsAlertsAndServesMetrics runs the demo for a few seconds: the attack story must
+// produce alerts on the console, /metrics must serve vigil_ series meanwhile, and the run must
+// end cleanly.
+func TestDemoShowsAlertsAndServesMetrics(t *testing.T) {
+	var out syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
+	defer cancel()
+	type result struct {
+		res *Result
+		err error
+	}
+	done := make(chan result, 1)
+	started := make(chan string, 1)
+	go func() {
+		r, err := RunResult(ctx, Options{MetricsAddr: "127.0.0.1:0", Rate: 400, AttackAt: 500 * time.Millisecond, Out: &out, Log: io.Discard, Quiet: true, started: started})
+		done <- result{r, err}
+	}()
+	var addr string
+	select {
+	case addr = <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo did not start")
+	}
+	var metrics string
+	for i := 0; i < 50 && !strings.Contains(metrics, "vigil_rule_matches_total{"); i++ {
+		time.Sleep(200 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = string(body)
+	}
+	if !strings.Contains(metrics, "vigil_events_total") || !strings.Contains(metrics, "vigil_rule_matches_total{") {
+		t.Errorf("metrics lack vigil_ series:\n%.2000s", metrics)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("demo: %v", r.err)
+	}
+	text := out.String()
+	for _, want := range []string{"Vigil demo:", "Shadow Copies Deleted Via Vssadmin.EXE", "Demo finished:"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("console output lacks %q:\n%s", want, text)
+		}
+	}
+	if r.res.Alerts == 0 || r.res.Events == 0 || r.res.Rejected != 1 {
+		t.Errorf("result %+v", r.res)
+	}
+}

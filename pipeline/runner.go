@@ -1,0 +1,437 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-detect/vigil/alert"
+	"github.com/vigil-detect/vigil/detect"
+	"github.com/vigil-detect/vigil/event"
+	"github.com/vigil-detect/vigil/metrics"
+	"github.com/vigil-detect/vigil/stream"
+)
+
+// Stage processes the alert stream in source order after detection: correlation, scoring,
+// suppression, response. It returns the alerts to pass on (it may drop, change or add).
+type Stage interface {
+	Process(ctx context.Context, alerts []*alert.Alert, watermark time.Time) ([]*alert.Alert, error)
+}
+
+// Config tunes a Runner; zero values mean the defaults.
+type Config struct {
+	Workers        int           // parallel decode+detect workers (default GOMAXPROCS)
+	BatchSize      int           // records per batch (default 512)
+	CommitEvery    int           // commit after this many records (default 1000)
+	CommitInterval time.Duration // or after this long (default 100ms)
+	DrainTimeout   time.Duration // on shutdown, how long in-flight alerts may take to write (default 30s)
+	Limits         event.Limits
+}
+
+// Runner runs the pipeline.
+type Runner struct {
+	Source     stream.Source
+	Sinks      []stream.Sink
+	DeadLetter stream.DeadLetter
+	Stages     []Stage
+	Metrics    *metrics.Metrics // optional
+	Log        *slog.Logger
+	Config     Config
+
+	rules atomic.Pointer[Ruleset]
+	stats Stats
+}
+
+// Stats counts what a run processed.
+type Stats struct {
+	Records  atomic.Int64
+	Rejected atomic.Int64
+	Alerts   atomic.Int64
+	Matches  atomic.Int64
+}
+
+// Stats returns the runner's counters.
+func (r *Runner) Stats() *Stats { return &r.stats }
+
+// SetRules installs a rule set; batches fetched afterwards use it. Safe while running.
+func (r *Runner) SetRules(rs *Ruleset) { r.rules.Store(rs) }
+
+// Rules returns the current rule set.
+func (r *Runner) Rules() *Ruleset { return r.rules.Load() }
+
+type recResult struct {
+	alerts []*alert.Alert
+	reject *stream.Rejected
+	time   time.Time // event time (zero when unknown)
+}
+
+type batch struct {
+	seq     uint64
+	recs    []stream.Record
+	results []recResult
+	rs      *Ruleset
+	fetched time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 512
+	}
+	if c.CommitEvery <= 0 {
+		c.CommitEvery = 1000
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = 100 * time.Millisecond
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+}
+
+// Run processes records until the source ends (nil) or ctx is cancelled: then fetching stops,
+// batches in flight are finished and written, and the processed positions are committed.
+func (r *Runner) Run(ctx context.Context) error {
+	r.Config.defaults()
+	if r.Log == nil {
+		r.Log = slog.Default()
+	}
+	if r.rules.Load() == nil {
+		return errors.New("pipeline: no rule set")
+	}
+	cfg := r.Config
+	work := make(chan *batch, cfg.Workers*2)
+	done := make(chan *batch, cfg.Workers*2)
+	free := make(chan *batch, cfg.Workers*4+2)
+
+	// Writing and committing outlive ctx so that a shutdown finishes what was fetched.
+	outCtx, cancelOut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelOut()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-time.After(cfg.DrainTimeout):
+				cancelOut()
+			case <-finished:
+			}
+		case <-finished:
+		}
+	}()
+
+	var fetchErr error
+	go func() {
+		defer close(work)
+		fetchErr = r.fetch(ctx, work, free)
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.work(work, done)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	sinkErr := r.sink(outCtx, done, free)
+	if sinkErr != nil {
+		return sinkErr
+	}
+	if fetchErr != nil && !errors.Is(fetchErr, io.EOF) && !errors.Is(fetchErr, context.Canceled) && ctx.Err() == nil {
+		return fetchErr
+	}
+	return nil
+}
+
+func (r *Runner) fetch(ctx context.Context, work chan<- *batch, free chan *batch) error {
+	var seq uint64
+	for {
+		var b *batch
+		select {
+		case b = <-free:
+			b.recs = b.recs[:0]
+		default:
+			b = &batch{recs: make([]stream.Record, 0, r.Config.BatchSize)}
+		}
+		recs, err := r.Source.Fetch(ctx, b.recs, r.Config.BatchSize)
+		b.recs = recs
+		if len(recs) > 0 {
+			b.seq = seq
+			seq++
+			b.rs = r.rules.Load()
+			b.fetched = time.Now()
+			select {
+			case work <- b:
+			case <-ctx.Done():
+				// Not handed over: these records are neither processed nor committed, so the
+				// group delivers them again.
+				return ctx.Err()
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// work decodes and matches batches; each worker keeps a matcher per rule set.
+func (r *Runner) work(work <-chan *batch, done chan<- *batch) {
+	var m *detect.Matcher
+	var mrs *Ruleset
+	for b := range work {
+		if b.rs != mrs {
+			mrs, m = b.rs, b.rs.Detect.NewMatcher()
+		}
+		if cap(b.results) < len(b.recs) {
+			b.results = make([]recResult, len(b.recs))
+		}
+		b.results = b.results[:len(b.recs)]
+		for i := range b.recs {
+			b.results[i] = r.evaluate(b.rs, m, &b.recs[i])
+		}
+		done <- b
+	}
+}
+
+func (r *Runner) evaluate(rs *Ruleset, m *detect.Matcher, rec *stream.Record) recResult {
+	hits, err := m.Match(rec.Value)
+	if err != nil {
+		reason := "invalid"
+		var de *event.Error
+		if errors.As(err, &de) {
+			reason = de.Reason
+		}
+		return recResult{reject: &stream.Rejected{Record: *rec, Reason: reason, Error: err.Error()}}
+	}
+	if len(hits) == 0 {
+		return recResult{}
+	}
+	t, ok := rs.eventTime(&m.Event)
+	if !ok {
+		t = rec.Time
+		if t.IsZero() {
+			t = time.Now().UTC()
+		}
+	}
+	res := recResult{time: t, alerts: make([]*alert.Alert, len(hits))}
+	for i, ri := range hits {
+		res.alerts[i] = rs.detectionAlert(ri, &m.Event, rec.Value, t, rec.Topic, rec.Partition, rec.Offset)
+	}
+	return res
+}
+
+// sink takes batches back in fetch order and, for each, runs the stages, writes alerts and
+// rejects, and marks the records done; it commits every CommitEvery records or CommitInterval.
+func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batch) error {
+	pending := map[uint64]*batch{}
+	var next uint64
+	sinceCommit := 0
+	lastCommit := time.Now()
+	var watermark time.Time
+	var firstErr error
+	commit := func() {
+		r.commit(ctx)
+		sinceCommit, lastCommit = 0, time.Now()
+	}
+	// The ticker commits what an idle stream left marked but uncommitted.
+	tick := time.NewTicker(r.Config.CommitInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case b, ok := <-done:
+			if !ok {
+				if firstErr == nil {
+					commit()
+				}
+				return firstErr
+			}
+			pending[b.seq] = b
+		case <-tick.C:
+			if sinceCommit > 0 && firstErr == nil && time.Since(lastCommit) >= r.Config.CommitInterval {
+				commit()
+			}
+			continue
+		}
+		for {
+			b, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if firstErr != nil {
+				continue // a write failed for good: process nothing more, commit nothing more
+			}
+			if err := r.finish(ctx, b, &watermark); err != nil {
+				firstErr = err
+				continue
+			}
+			r.Source.Done(b.recs)
+			sinceCommit += len(b.recs)
+			if sinceCommit >= r.Config.CommitEvery || time.Since(lastCommit) >= r.Config.CommitInterval {
+				commit()
+			}
+			select {
+			case free <- b:
+			default:
+			}
+		}
+	}
+}
+
+func (r *Runner) commit(ctx context.Context) {
+	err := r.Source.Commit(ctx)
+	if r.Metrics != nil {
+		if err != nil {
+			r.Metrics.Commits.WithLabelValues("error").Inc()
+		} else {
+			r.Metrics.Commits.WithLabelValues("ok").Inc()
+		}
+	}
+	if err != nil {
+		r.Log.Warn("offset commit failed; the records will be delivered again", "error", err)
+	}
+}
+
+// finish runs the ordered stages of one batch and writes its output. Writes are retried until
+// they succeed or ctx ends: an alert is never dropped to keep the stream moving.
+func (r *Runner) finish(ctx context.Context, b *batch, watermark *time.Time) error {
+	var alerts []*alert.Alert
+	var rejects []stream.Rejected
+	for i := range b.results {
+		res := &b.results[i]
+		if res.reject != nil {
+			rejects = append(rejects, *res.reject)
+			continue
+		}
+		if res.time.After(*watermark) {
+			*watermark = res.time
+		}
+		alerts = append(alerts, res.alerts...)
+		b.results[i] = recResult{}
+	}
+	var err error
+	for _, st := range r.Stages {
+		if alerts, err = st.Process(ctx, alerts, *watermark); err != nil {
+			return err
+		}
+	}
+	out := alerts[:0:0]
+	for _, a := range alerts {
+		if !a.Suppressed {
+			out = append(out, a)
+		}
+	}
+	if len(rejects) > 0 && r.DeadLetter != nil {
+		if err := r.retry(ctx, "dead_letter", func() error { return r.DeadLetter.Reject(ctx, rejects) }); err != nil {
+			return err
+		}
+	}
+	for i, s := range r.Sinks {
+		if err := r.retry(ctx, "sink_"+strconv.Itoa(i), func() error { return s.Write(ctx, out) }); err != nil {
+			return err
+		}
+	}
+	r.observe(b, alerts, out, rejects)
+	return nil
+}
+
+func (r *Runner) retry(ctx context.Context, name string, f func() error) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if r.Metrics != nil {
+			r.Metrics.SinkErrors.WithLabelValues(name).Inc()
+		}
+		r.Log.Warn("write failed; retrying", "sink", name, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (r *Runner) observe(b *batch, all, written []*alert.Alert, rejects []stream.Rejected) {
+	r.stats.Records.Add(int64(len(b.recs)))
+	r.stats.Rejected.Add(int64(len(rejects)))
+	r.stats.Alerts.Add(int64(len(written)))
+	m := r.Metrics
+	if m == nil {
+		for _, a := range all {
+			if a.Kind == alert.KindDetection {
+				r.stats.Matches.Add(1)
+			}
+		}
+		return
+	}
+	now := time.Now()
+	m.ProcessingTime.Observe(now.Sub(b.fetched).Seconds())
+	m.BatchSize.Observe(float64(len(b.recs)))
+	// Counting per topic without a map lookup per record: batches are mostly one topic.
+	topic, n, bytes := "", 0, 0
+	type partition struct {
+		topic string
+		id    int
+	}
+	lag := map[partition]int64{}
+	for i := range b.recs {
+		rec := &b.recs[i]
+		bytes += len(rec.Value)
+		if rec.Topic != topic && n > 0 {
+			m.Events.WithLabelValues(topic).Add(float64(n))
+			n = 0
+		}
+		topic = rec.Topic
+		n++
+		if rec.HighWater >= 0 && rec.Topic != "" {
+			lag[partition{rec.Topic, rec.Partition}] = rec.HighWater - rec.Offset - 1
+		}
+	}
+	if n > 0 {
+		m.Events.WithLabelValues(topic).Add(float64(n))
+	}
+	m.EventBytes.Add(float64(bytes))
+	for k, v := range lag {
+		m.ConsumerLag.WithLabelValues(k.topic, strconv.Itoa(k.id)).Set(float64(max(v, 0)))
+	}
+	for _, rj := range rejects {
+		m.Rejected.WithLabelValues(rj.Reason).Inc()
+	}
+	for _, a := range all {
+		if a.Kind == alert.KindDetection {
+			r.stats.Matches.Add(1)
+			m.RuleMatches.WithLabelValues(a.Rule.ID, a.Rule.Title).Inc()
+		}
+	}
+	for _, a := range written {
+		m.Alerts.WithLabelValues(a.Kind, levelLabel(a.Rule.Level)).Inc()
+		if !a.Time.IsZero() {
+			m.DetectionLatency.Observe(now.Sub(a.Time).Seconds())
+		}
+	}
+}
+
+func levelLabel(l string) string {
+	if alert.LevelRank(l) < 0 {
+		return "none"
+	}
+	return l
+}

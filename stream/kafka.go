@@ -1,0 +1,381 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+
+	"github.com/vigil-detect/vigil/alert"
+)
+
+// KafkaConfig is how Vigil connects to Kafka.
+type KafkaConfig struct {
+	Brokers           []string
+	TLS               *tls.Config    // nil: plaintext
+	SASL              sasl.Mechanism // nil: no authentication
+	ClientID          string
+	Group             string
+	Topics            []string
+	StartOffset       string // "earliest" (default) or "latest": where a new group starts
+	MinBytes          int
+	MaxBytes          int
+	MaxWait           time.Duration
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
+	RebalanceTimeout  time.Duration
+	Logger            *slog.Logger
+}
+
+func (c *KafkaConfig) dialer() *kafka.Dialer {
+	return &kafka.Dialer{
+		ClientID:      c.clientID(),
+		Timeout:       10 * time.Second,
+		DualStack:     true,
+		TLS:           c.TLS,
+		SASLMechanism: c.SASL,
+	}
+}
+
+func (c *KafkaConfig) clientID() string {
+	if c.ClientID != "" {
+		return c.ClientID
+	}
+	return "vigil"
+}
+
+// Transport is the producer-side connection settings.
+func (c *KafkaConfig) Transport() *kafka.Transport {
+	return &kafka.Transport{
+		ClientID:    c.clientID(),
+		DialTimeout: 10 * time.Second,
+		TLS:         c.TLS,
+		SASL:        c.SASL,
+	}
+}
+
+// KafkaSource consumes topics as a member of a consumer group. Offsets are committed only for
+// records marked Done, in batches (at-least-once).
+type KafkaSource struct {
+	reader  *kafka.Reader
+	log     *slog.Logger
+	msgs    chan kafka.Message
+	errs    chan error
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	pending map[topicPartition]kafka.Message // last record marked done per partition
+	lastErr error
+	healthy func(bool)
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// NewKafkaSource joins the group and starts fetching in the background. healthy (may be nil) is
+// told when fetching fails and when it recovers, for readiness.
+func NewKafkaSource(cfg KafkaConfig, healthy func(bool)) (*KafkaSource, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("kafka: no brokers configured")
+	}
+	if len(cfg.Topics) == 0 {
+		return nil, errors.New("kafka: no topics configured")
+	}
+	if cfg.Group == "" {
+		return nil, errors.New("kafka: no consumer group configured")
+	}
+	start := kafka.FirstOffset
+	switch cfg.StartOffset {
+	case "", "earliest":
+	case "latest":
+		start = kafka.LastOffset
+	default:
+		return nil, fmt.Errorf("kafka: start offset %q: want earliest or latest", cfg.StartOffset)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	rc := kafka.ReaderConfig{
+		Brokers:           cfg.Brokers,
+		GroupID:           cfg.Group,
+		GroupTopics:       cfg.Topics,
+		Dialer:            cfg.dialer(),
+		MinBytes:          orInt(cfg.MinBytes, 1),
+		MaxBytes:          orInt(cfg.MaxBytes, 16<<20),
+		MaxWait:           orDur(cfg.MaxWait, time.Second),
+		HeartbeatInterval: orDur(cfg.HeartbeatInterval, 3*time.Second),
+		SessionTimeout:    orDur(cfg.SessionTimeout, 30*time.Second),
+		RebalanceTimeout:  orDur(cfg.RebalanceTimeout, 30*time.Second),
+		CommitInterval:    0, // synchronous commits, issued by Commit only
+		StartOffset:       start,
+		QueueCapacity:     1024,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Debug("kafka reader: " + fmt.Sprintf(msg, args...))
+		}),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &KafkaSource{
+		reader:  kafka.NewReader(rc),
+		log:     log,
+		msgs:    make(chan kafka.Message, 4096),
+		errs:    make(chan error, 1),
+		cancel:  cancel,
+		pending: map[topicPartition]kafka.Message{},
+		healthy: healthy,
+	}
+	s.wg.Add(1)
+	go s.fetchLoop(ctx)
+	return s, nil
+}
+
+func orInt(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func orDur(v, d time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// fetchLoop feeds msgs; kafka-go reconnects by itself, so errors are reported and retried with
+// backoff rather than ending the source.
+func (s *KafkaSource) fetchLoop(ctx context.Context) {
+	defer s.wg.Done()
+	defer close(s.msgs)
+	backoff := 100 * time.Millisecond
+	failing := false
+	for {
+		m, err := s.reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				s.log.Warn("kafka fetch failed; retrying", "error", err)
+				failing = true
+				if s.healthy != nil {
+					s.healthy(false)
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		if failing {
+			s.log.Info("kafka fetch recovered")
+			failing = false
+			backoff = 100 * time.Millisecond
+			if s.healthy != nil {
+				s.healthy(true)
+			}
+		}
+		select {
+		case s.msgs <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Fetch waits for one record, then takes whatever else is already buffered, up to max.
+func (s *KafkaSource) Fetch(ctx context.Context, dst []Record, max int) ([]Record, error) {
+	select {
+	case m, ok := <-s.msgs:
+		if !ok {
+			return dst, context.Canceled
+		}
+		dst = append(dst, fromKafka(m))
+	case <-ctx.Done():
+		return dst, ctx.Err()
+	}
+	for n := 1; n < max; n++ {
+		select {
+		case m, ok := <-s.msgs:
+			if !ok {
+				return dst, nil
+			}
+			dst = append(dst, fromKafka(m))
+		default:
+			return dst, nil
+		}
+	}
+	return dst, nil
+}
+
+func fromKafka(m kafka.Message) Record {
+	r := Record{Value: m.Value, Key: m.Key, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
+		Time: m.Time, HighWater: m.HighWaterMark}
+	if len(m.Headers) > 0 {
+		r.Headers = make([]Header, len(m.Headers))
+		for i, h := range m.Headers {
+			r.Headers[i] = Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return r
+}
+
+// Done records the newest processed position per partition.
+func (s *KafkaSource) Done(recs []Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		tp := topicPartition{r.Topic, r.Partition}
+		if p, ok := s.pending[tp]; !ok || r.Offset > p.Offset {
+			s.pending[tp] = kafka.Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+		}
+	}
+}
+
+// Commit commits the positions marked done. A failed commit (say, after a rebalance took the
+// partition away) is returned; the records will be delivered again, which at-least-once allows.
+func (s *KafkaSource) Commit(ctx context.Context) error {
+	s.mu.Lock()
+	if len(s.pending) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(s.pending))
+	for _, m := range s.pending {
+		msgs = append(msgs, m)
+	}
+	clear(s.pending)
+	s.mu.Unlock()
+	return s.reader.CommitMessages(ctx, msgs...)
+}
+
+// Close stops fetching and leaves the group. Commit what is done first.
+func (s *KafkaSource) Close() error {
+	s.cancel()
+	err := s.reader.Close()
+	for range s.msgs { // let fetchLoop finish
+	}
+	s.wg.Wait()
+	return err
+}
+
+// KafkaSink produces alerts to a topic, keyed by alert id, waiting for acknowledgement.
+type KafkaSink struct {
+	w *kafka.Writer
+}
+
+// WriterConfig tunes a producer.
+type WriterConfig struct {
+	Topic       string
+	Compression string // none, gzip, snappy, lz4, zstd
+}
+
+// NewKafkaSink writes alerts to cfg.Topic.
+func NewKafkaSink(kc KafkaConfig, wc WriterConfig) (*KafkaSink, error) {
+	w, err := newWriter(kc, wc)
+	if err != nil {
+		return nil, err
+	}
+	return &KafkaSink{w: w}, nil
+}
+
+func newWriter(kc KafkaConfig, wc WriterConfig) (*kafka.Writer, error) {
+	if wc.Topic == "" {
+		return nil, errors.New("kafka: no output topic configured")
+	}
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(kc.Brokers...),
+		Topic:        wc.Topic,
+		Balancer:     &kafka.Hash{},
+		BatchSize:    1000,
+		BatchTimeout: 2 * time.Millisecond,
+		RequiredAcks: kafka.RequireAll,
+		MaxAttempts:  10,
+		Transport:    kc.Transport(),
+	}
+	switch wc.Compression {
+	case "", "none":
+	case "gzip":
+		w.Compression = kafka.Gzip
+	case "snappy":
+		w.Compression = kafka.Snappy
+	case "lz4":
+		w.Compression = kafka.Lz4
+	case "zstd":
+		w.Compression = kafka.Zstd
+	default:
+		return nil, fmt.Errorf("kafka: unknown compression %q", wc.Compression)
+	}
+	return w, nil
+}
+
+// Write produces the alerts and returns once the broker acknowledged all of them.
+func (k *KafkaSink) Write(ctx context.Context, alerts []*alert.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(alerts))
+	for i, a := range alerts {
+		v, err := encodeAlert(a)
+		if err != nil {
+			return err
+		}
+		msgs[i] = kafka.Message{Key: []byte(a.ID), Value: v, Time: a.Time,
+			Headers: []kafka.Header{{Key: "vigil-kind", Value: []byte(a.Kind)}, {Key: "vigil-rule-id", Value: []byte(a.Rule.ID)}}}
+	}
+	return k.w.WriteMessages(ctx, msgs...)
+}
+
+// Close flushes and closes the producer.
+func (k *KafkaSink) Close() error { return k.w.Close() }
+
+// KafkaDeadLetter produces rejected records, unchanged, to a topic with headers saying why and
+// where they came from.
+type KafkaDeadLetter struct {
+	w *kafka.Writer
+}
+
+// NewKafkaDeadLetter writes to topic.
+func NewKafkaDeadLetter(kc KafkaConfig, topic string) (*KafkaDeadLetter, error) {
+	w, err := newWriter(kc, WriterConfig{Topic: topic})
+	if err != nil {
+		return nil, err
+	}
+	return &KafkaDeadLetter{w: w}, nil
+}
+
+// Reject produces the records and waits for acknowledgement.
+func (d *KafkaDeadLetter) Reject(ctx context.Context, recs []Rejected) error {
+	msgs := make([]kafka.Message, len(recs))
+	for i, r := range recs {
+		h := make([]kafka.Header, 0, len(r.Record.Headers)+5)
+		for _, x := range r.Record.Headers {
+			h = append(h, kafka.Header{Key: x.Key, Value: x.Value})
+		}
+		h = append(h,
+			kafka.Header{Key: "vigil-error-reason", Value: []byte(r.Reason)},
+			kafka.Header{Key: "vigil-error", Value: []byte(r.Error)},
+			kafka.Header{Key: "vigil-source-topic", Value: []byte(r.Record.Topic)},
+			kafka.Header{Key: "vigil-source-partition", Value: []byte(strconv.Itoa(r.Record.Partition))},
+			kafka.Header{Key: "vigil-source-offset", Value: []byte(strconv.FormatInt(r.Record.Offset, 10))},
+		)
+		msgs[i] = kafka.Message{Key: r.Record.Key, Value: r.Record.Value, Headers: h, Time: r.Record.Time}
+	}
+	return d.w.WriteMessages(ctx, msgs...)
+}
+
+// Close flushes and closes the producer.
+func (d *KafkaDeadLetter) Close() error { return d.w.Close() }
