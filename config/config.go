@@ -8,13 +8,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Config is the whole configuration. See docs/configuration.md for every key.
+// Config is the whole configuration. docs/configuration.md documents every key; a test keeps the
+// two in step.
 type Config struct {
 	Rules             []string            `yaml:"rules"`
 	Logsources        []string            `yaml:"logsources"`
@@ -22,6 +27,7 @@ type Config struct {
 	Placeholders      map[string][]string `yaml:"placeholders"`
 	TimeFields        []string            `yaml:"time_fields"`
 	Kafka             Kafka               `yaml:"kafka"`
+	Inputs            []Input             `yaml:"inputs"`
 	Output            Output              `yaml:"output"`
 	Pipeline          Pipeline            `yaml:"pipeline"`
 	Metrics           Metrics             `yaml:"metrics"`
@@ -33,6 +39,8 @@ type Config struct {
 	Entities    yaml.Node `yaml:"entities"`
 
 	Path string `yaml:"-"`
+	// lines maps key paths ("kafka.sasl.mechanism", "inputs[0].format") to their line in Path.
+	lines map[string]int
 }
 
 // Kafka is the broker connection, input topics and output topics.
@@ -41,7 +49,7 @@ type Kafka struct {
 	ClientID        string   `yaml:"client_id"`
 	Group           string   `yaml:"group"`
 	Topics          []string `yaml:"topics"`
-	StartOffset     string   `yaml:"start_offset"`
+	StartOffset     string   `yaml:"start_offset"` // earliest, latest or an RFC 3339 time
 	AlertsTopic     string   `yaml:"alerts_topic"`
 	DeadLetterTopic string   `yaml:"dead_letter_topic"`
 	Compression     string   `yaml:"compression"`
@@ -66,10 +74,40 @@ type SASL struct {
 	Password  string `yaml:"password"`
 }
 
+// Input describes how the records of one topic are read: their format and the fields extracted
+// from them. Topics without an entry carry JSON objects.
+type Input struct {
+	Topic    string    `yaml:"topic"`
+	Format   string    `yaml:"format"`   // json, syslog, logfmt, cef, text
+	Timezone string    `yaml:"timezone"` // for syslog timestamps without a zone (RFC 3164)
+	Extract  []Extract `yaml:"extract"`
+}
+
+// Extract adds the named groups of a regular expression, matched on a field, as fields.
+type Extract struct {
+	Field   string `yaml:"field"`
+	Pattern string `yaml:"pattern"`
+}
+
 // Output configures where alerts go besides the alerts topic.
 type Output struct {
 	Stdout bool   `yaml:"stdout"`
 	File   string `yaml:"file"`
+	Format string `yaml:"format"` // of stdout and file: vigil, ecs, ocsf
+	Sinks  []Sink `yaml:"sinks"`
+}
+
+// Sink is one more alert destination with its own format.
+type Sink struct {
+	Type        string            `yaml:"type"`   // kafka, stdout, file, webhook
+	Format      string            `yaml:"format"` // vigil, ecs, ocsf
+	Topic       string            `yaml:"topic"`
+	Compression string            `yaml:"compression"`
+	Path        string            `yaml:"path"`
+	URL         string            `yaml:"url"`
+	Headers     map[string]string `yaml:"headers"`
+	Body        string            `yaml:"body"` // webhook: ndjson, array, single
+	Timeout     time.Duration     `yaml:"timeout"`
 }
 
 // Pipeline tunes processing.
@@ -99,7 +137,6 @@ func Default() *Config {
 		Kafka: Kafka{
 			Brokers:         []string{"127.0.0.1:9092"},
 			Group:           "vigil",
-			Topics:          []string{"events"},
 			StartOffset:     "earliest",
 			AlertsTopic:     "vigil-alerts",
 			DeadLetterTopic: "vigil-dead-letter",
@@ -110,80 +147,248 @@ func Default() *Config {
 	}
 }
 
-// Load reads a file over the defaults (path "" keeps the defaults), then applies environment
-// overrides.
+// DefaultTopic is consumed when neither kafka.topics nor inputs name a topic.
+const DefaultTopic = "events"
+
+// Topics returns the topics to consume: kafka.topics, else the topics of the inputs, else
+// DefaultTopic.
+func (c *Config) Topics() []string {
+	if len(c.Kafka.Topics) > 0 {
+		return c.Kafka.Topics
+	}
+	var out []string
+	for _, in := range c.Inputs {
+		if in.Topic != "" && !slices.Contains(out, in.Topic) {
+			out = append(out, in.Topic)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{DefaultTopic}
+	}
+	return out
+}
+
+// Load reads a file over the defaults (path "" keeps the defaults), applies the VIGIL_*
+// environment overrides, and validates the result.
 func Load(path string) (*Config, error) {
+	c, err := Parse(path, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}
+
+// Parse reads a file over the defaults and applies the environment overrides found with lookup,
+// without validating. ${VAR} references in the file are expanded with lookup too.
+func Parse(path string, lookup func(string) (string, bool)) (*Config, error) {
 	c := Default()
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
-		if err := c.parse(path, data); err != nil {
+		c.Path = path
+		if err := c.parse(data, lookup); err != nil {
 			return nil, err
 		}
-		c.Path = path
 	}
-	if err := c.applyEnv(os.LookupEnv); err != nil {
+	if err := c.ApplyEnv(lookup); err != nil {
 		return nil, err
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
-func (c *Config) parse(path string, data []byte) error {
-	data = []byte(os.Expand(string(data), envOrEmpty))
+// parse decodes data over c. Unknown keys and type mismatches are reported all at once, one per
+// line, as "file:line: problem".
+func (c *Config) parse(data []byte, lookup func(string) (string, bool)) error {
+	data = []byte(os.Expand(string(data), func(name string) string {
+		if name == "$" { // "$$" stays a literal "$"
+			return "$"
+		}
+		v, _ := lookup(name)
+		return v
+	}))
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return c.yamlError(err)
+	}
+	if root.Kind == 0 { // empty file
+		return nil
+	}
+	c.lines = map[string]int{}
+	var errs []string
+	walk(&root, reflect.TypeOf(*c), "", c.lines, func(line int, msg string) {
+		errs = append(errs, c.at(line)+msg)
+	})
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return c.yamlError(err)
 	}
 	return nil
 }
 
-// envOrEmpty expands ${VAR} references in the file; "$$" stays a literal "$".
-func envOrEmpty(name string) string {
-	if name == "$" {
-		return "$"
+// yamlError rewrites yaml.v3's "line N: msg" errors as "file:N: msg", one per line.
+func (c *Config) yamlError(err error) error {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	return os.Getenv(name)
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		line := 0
+		if rest, ok := strings.CutPrefix(m, "line "); ok {
+			if n, tail, ok := strings.Cut(rest, ": "); ok {
+				if v, err := strconv.Atoi(n); err == nil {
+					line, m = v, tail
+				}
+			}
+		}
+		out[i] = c.at(line) + m
+	}
+	return errors.New(strings.Join(out, "\n"))
 }
 
-// envOverrides maps environment variables to setters.
-var envOverrides = map[string]func(c *Config, v string) error{
-	"VIGIL_BROKERS":           func(c *Config, v string) error { c.Kafka.Brokers = splitList(v); return nil },
-	"VIGIL_TOPICS":            func(c *Config, v string) error { c.Kafka.Topics = splitList(v); return nil },
-	"VIGIL_GROUP":             func(c *Config, v string) error { c.Kafka.Group = v; return nil },
-	"VIGIL_ALERTS_TOPIC":      func(c *Config, v string) error { c.Kafka.AlertsTopic = v; return nil },
-	"VIGIL_DEAD_LETTER_TOPIC": func(c *Config, v string) error { c.Kafka.DeadLetterTopic = v; return nil },
-	"VIGIL_START_OFFSET":      func(c *Config, v string) error { c.Kafka.StartOffset = v; return nil },
-	"VIGIL_RULES":             func(c *Config, v string) error { c.Rules = splitList(v); return nil },
-	"VIGIL_METRICS_ADDR":      func(c *Config, v string) error { c.Metrics.Addr = v; return nil },
-	"VIGIL_LOG_LEVEL":         func(c *Config, v string) error { c.Log.Level = v; return nil },
-	"VIGIL_SASL_USERNAME":     func(c *Config, v string) error { c.Kafka.SASL.Username = v; return nil },
-	"VIGIL_SASL_PASSWORD":     func(c *Config, v string) error { c.Kafka.SASL.Password = v; return nil },
+// at is the "file:line: " prefix of a message about line (0: unknown line).
+func (c *Config) at(line int) string {
+	where := c.Path
+	if where == "" {
+		where = "config"
+	}
+	if line > 0 {
+		return fmt.Sprintf("%s:%d: ", where, line)
+	}
+	return where + ": "
 }
 
-// EnvVars lists the supported environment overrides.
-func EnvVars() []string {
-	out := make([]string, 0, len(envOverrides))
-	for k := range envOverrides {
-		out = append(out, k)
+// Line returns the line of a key path ("kafka.sasl.mechanism", "inputs[0].format") in the file,
+// or 0 when it was not set there.
+func (c *Config) Line(key string) int { return c.lines[key] }
+
+// walk checks a mapping node against a struct type: every key must be a yaml-tagged field. It
+// records each key's line under its dotted path and descends into nested structs and lists of
+// structs. yaml.Node fields belong to other packages and are not descended into.
+func walk(n *yaml.Node, t reflect.Type, prefix string, lines map[string]int, report func(int, string)) {
+	if n.Kind == yaml.DocumentNode {
+		for _, k := range n.Content {
+			walk(k, t, prefix, lines, report)
+		}
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == nodeType:
+		return
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+				report(n.Line, fmt.Sprintf("%s: want a mapping of keys", orRoot(prefix)))
+			}
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := fields[k.Value]
+			path := join(prefix, k.Value)
+			if !ok {
+				report(k.Line, fmt.Sprintf("unknown key %s%s", path, suggest(k.Value, fields)))
+				continue
+			}
+			lines[path] = k.Line
+			walk(v, f.Type, path, lines, report)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			path := fmt.Sprintf("%s[%d]", prefix, i)
+			lines[path] = item.Line
+			walk(item, t.Elem(), path, lines, report)
+		}
+	}
+}
+
+var nodeType = reflect.TypeOf(yaml.Node{})
+
+func orRoot(p string) string {
+	if p == "" {
+		return "the file"
+	}
+	return p
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// yamlFields maps the yaml names of a struct's fields to the fields.
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		out[name] = f
 	}
 	return out
 }
 
-func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
-	for name, set := range envOverrides {
-		if v, ok := lookup(name); ok && v != "" {
-			if err := set(c, v); err != nil {
-				return fmt.Errorf("%s: %v", name, err)
-			}
+// suggest names the known key closest to an unknown one, or lists the known keys.
+func suggest(key string, fields map[string]reflect.StructField) string {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(key, n); d < bestD {
+			best, bestD = n, d
 		}
 	}
-	return nil
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	return " (known keys: " + strings.Join(names, ", ") + ")"
 }
 
-func splitList(v string) []string {
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// SplitList splits a comma-separated value, dropping empty items.
+func SplitList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -191,48 +396,4 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-// SplitList splits a comma-separated flag value.
-func SplitList(v string) []string { return splitList(v) }
-
-// Validate checks values the YAML types cannot.
-func (c *Config) Validate() error {
-	var errs []string
-	switch c.Kafka.StartOffset {
-	case "", "earliest", "latest":
-	default:
-		errs = append(errs, fmt.Sprintf("kafka.start_offset %q: want earliest or latest", c.Kafka.StartOffset))
-	}
-	switch c.Kafka.Compression {
-	case "", "none", "gzip", "snappy", "lz4", "zstd":
-	default:
-		errs = append(errs, fmt.Sprintf("kafka.compression %q: want none, gzip, snappy, lz4 or zstd", c.Kafka.Compression))
-	}
-	switch strings.ToLower(c.Kafka.SASL.Mechanism) {
-	case "", "plain", "scram-sha-256", "scram-sha-512":
-	default:
-		errs = append(errs, fmt.Sprintf("kafka.sasl.mechanism %q: want plain, scram-sha-256 or scram-sha-512", c.Kafka.SASL.Mechanism))
-	}
-	switch strings.ToLower(c.Log.Level) {
-	case "", "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Sprintf("log.level %q: want debug, info, warn or error", c.Log.Level))
-	}
-	switch c.Log.Format {
-	case "", "text", "json":
-	default:
-		errs = append(errs, fmt.Sprintf("log.format %q: want text or json", c.Log.Format))
-	}
-	if c.Pipeline.Workers < 0 || c.Pipeline.BatchSize < 0 || c.Pipeline.CommitEvery < 0 || c.Pipeline.MaxEventBytes < 0 {
-		errs = append(errs, "pipeline: sizes and counts cannot be negative")
-	}
-	if len(errs) > 0 {
-		where := c.Path
-		if where == "" {
-			where = "config"
-		}
-		return fmt.Errorf("%s: %s", where, strings.Join(errs, "; "))
-	}
-	return nil
 }
