@@ -1,0 +1,139 @@
+// Package alertfmt writes alerts in the formats sinks offer: Vigil's own (the alert contract),
+// the Elastic Common Schema, and the OCSF Detection Finding class, one JSON object per alert.
+package alertfmt
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigil-detect/vigil/alert"
+)
+
+// Encoder appends one alert as a JSON object (no newline) to dst.
+type Encoder interface {
+	Append(dst []byte, a *alert.Alert) ([]byte, error)
+	// Name is the format's name: vigil, ecs or ocsf.
+	Name() string
+}
+
+// Options are what the formats need besides the alert.
+type Options struct {
+	Version string           // Vigil's version, recorded as the producing product's
+	Now     func() time.Time // creation time of OCSF findings (default time.Now)
+}
+
+// New returns the encoder of a format ("" is vigil).
+func New(format string, o Options) (Encoder, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	switch format {
+	case "", "vigil":
+		return Vigil{}, nil
+	case "ecs":
+		return ecs{o}, nil
+	case "ocsf":
+		return ocsf{o}, nil
+	}
+	return nil, fmt.Errorf("unknown alert format %q: want vigil, ecs or ocsf", format)
+}
+
+// Vigil is the alert contract of DESIGN.md: the alert.Alert JSON form.
+type Vigil struct{}
+
+// Name is "vigil".
+func (Vigil) Name() string { return "vigil" }
+
+// Append encodes a as alert.Alert marshals.
+func (Vigil) Append(dst []byte, a *alert.Alert) ([]byte, error) { return appendJSON(dst, a) }
+
+// appendJSON marshals v without HTML escaping (alerts carry command lines full of < and &).
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return dst, fmt.Errorf("encode alert: %w", err)
+	}
+	out := buf.Bytes()
+	return out[:len(out)-1], nil // Encode's newline
+}
+
+// attack is what a rule's ATT&CK tags say: technique ids (T1110, T1110.001) and tactic names.
+type attack struct {
+	techniques []string
+	tactics    []string // as in the tags: credential_access
+}
+
+// attackTags reads Sigma's attack.* tags.
+func attackTags(tags []string) attack {
+	var at attack
+	for _, t := range tags {
+		rest, ok := strings.CutPrefix(strings.ToLower(t), "attack.")
+		if !ok {
+			continue
+		}
+		if len(rest) > 1 && rest[0] == 't' && rest[1] >= '0' && rest[1] <= '9' {
+			at.techniques = append(at.techniques, strings.ToUpper(rest))
+		} else if _, ok := tactics[rest]; ok {
+			at.tactics = append(at.tactics, rest)
+		}
+	}
+	return at
+}
+
+// tactics maps Sigma's tactic tags to MITRE ATT&CK enterprise tactic ids and names.
+var tactics = map[string][2]string{
+	"reconnaissance":       {"TA0043", "Reconnaissance"},
+	"resource_development": {"TA0042", "Resource Development"},
+	"initial_access":       {"TA0001", "Initial Access"},
+	"execution":            {"TA0002", "Execution"},
+	"persistence":          {"TA0003", "Persistence"},
+	"privilege_escalation": {"TA0004", "Privilege Escalation"},
+	"defense_evasion":      {"TA0005", "Defense Evasion"},
+	"credential_access":    {"TA0006", "Credential Access"},
+	"discovery":            {"TA0007", "Discovery"},
+	"lateral_movement":     {"TA0008", "Lateral Movement"},
+	"collection":           {"TA0009", "Collection"},
+	"command_and_control":  {"TA0011", "Command and Control"},
+	"exfiltration":         {"TA0010", "Exfiltration"},
+	"impact":               {"TA0040", "Impact"},
+}
+
+// vigilFields are Vigil's own alert fields that ECS and OCSF have no place for.
+type vigilFields struct {
+	Kind        string             `json:"kind"`
+	Score       int                `json:"score"`
+	Group       map[string]string  `json:"group,omitempty"`
+	Correlation *alert.Correlation `json:"correlation,omitempty"`
+	Enrichment  *alert.Enrichment  `json:"enrichment,omitempty"`
+	Count       int                `json:"count,omitempty"`
+	Source      *alert.Source      `json:"source,omitempty"`
+	Entities    alert.Entities     `json:"entities"`
+}
+
+func vigilOf(a *alert.Alert) vigilFields {
+	return vigilFields{Kind: a.Kind, Score: a.Score, Group: a.Group, Correlation: a.Correlation,
+		Enrichment: a.Enrichment, Count: a.Count, Source: a.Source, Entities: a.Entities}
+}
+
+// timeRange is the first and last event time an alert covers.
+func timeRange(a *alert.Alert) (time.Time, time.Time) {
+	if c := a.Correlation; c != nil && !c.First.IsZero() {
+		return c.First, c.Last
+	}
+	return a.Time, a.Time
+}
+
+func single(v []string) string {
+	if len(v) == 1 {
+		return v[0]
+	}
+	return ""
+}
