@@ -42,6 +42,15 @@ type Alert struct {
 	// Suppressed alerts feed correlations but are not written (a correlation's rules without
 	// `generate: true`).
 	Suppressed bool `json:"-"`
+	// Headers are the Kafka headers of the record a detection alert came from; the Kafka alert
+	// sinks pass them on (trace ids and the like survive the hop). Not serialised.
+	Headers []Header `json:"-"`
+}
+
+// Header is a Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
 }
 
 // Rule identifies the rule that fired.

@@ -3,9 +3,11 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -16,6 +18,32 @@ type Options struct {
 	Topics     []string // created at start
 	Partitions int      // per topic (default 3)
 	DataDir    string   // persist topics and offsets here across restarts ("" keeps them in memory)
+	TLS        *tls.Config
+	// Users enables SASL: clients must authenticate as one of them. Each gets every permission.
+	Users []User
+}
+
+// User is a SASL user of the broker.
+type User struct {
+	Mechanism string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	Name      string
+	Password  string
+}
+
+// ParseUser reads "mechanism:name:password" (mechanism case-insensitive).
+func ParseUser(s string) (User, error) {
+	mech, rest, ok1 := strings.Cut(s, ":")
+	name, pass, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || name == "" {
+		return User{}, fmt.Errorf("SASL user %q: want mechanism:name:password", s)
+	}
+	mech = strings.ToUpper(mech)
+	switch mech {
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return User{}, fmt.Errorf("SASL user %q: mechanism %s: want plain, scram-sha-256 or scram-sha-512", s, mech)
+	}
+	return User{Mechanism: mech, Name: name, Password: pass}, nil
 }
 
 // Broker is a running single-node broker.
@@ -52,6 +80,15 @@ func Start(o Options) (*Broker, error) {
 	}
 	if len(o.Topics) > 0 {
 		opts = append(opts, kfake.SeedTopics(int32(o.Partitions), o.Topics...))
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
+	}
+	if len(o.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range o.Users {
+			opts = append(opts, kfake.Superuser(strings.ToUpper(u.Mechanism), u.Name, u.Password))
+		}
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir), kfake.SyncWrites())

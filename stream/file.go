@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/vigil-detect/vigil/alert"
+	"github.com/vigil-detect/vigil/alertfmt"
 )
 
 // LineSource reads NDJSON: one event per line. Record.Offset is the 1-based line number. Blank
@@ -97,20 +97,24 @@ func (s *LineSource) Close() error {
 	return nil
 }
 
-// WriterSink writes alerts as NDJSON, one object per line.
+// WriterSink writes alerts as NDJSON, one object per line, in a format (Vigil's by default).
 type WriterSink struct {
 	mu  sync.Mutex
 	w   *bufio.Writer
-	enc *json.Encoder
+	enc alertfmt.Encoder
+	buf []byte
 	c   io.Closer
 }
 
-// NewWriterSink writes to w (closed on Close when it is an io.Closer other than stdout).
+// NewWriterSink writes Vigil-format alerts to w (closed on Close when closeIt and w is an
+// io.Closer).
 func NewWriterSink(w io.Writer, closeIt bool) *WriterSink {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	s := &WriterSink{w: bw, enc: enc}
+	return NewFormatWriterSink(w, closeIt, alertfmt.Vigil{})
+}
+
+// NewFormatWriterSink writes alerts to w in enc's format.
+func NewFormatWriterSink(w io.Writer, closeIt bool, enc alertfmt.Encoder) *WriterSink {
+	s := &WriterSink{w: bufio.NewWriter(w), enc: enc}
 	if c, ok := w.(io.Closer); ok && closeIt {
 		s.c = c
 	}
@@ -122,7 +126,12 @@ func (s *WriterSink) Write(_ context.Context, alerts []*alert.Alert) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range alerts {
-		if err := s.enc.Encode(a); err != nil {
+		var err error
+		if s.buf, err = s.enc.Append(s.buf[:0], a); err != nil {
+			return fmt.Errorf("write alert: %w", err)
+		}
+		s.buf = append(s.buf, '\n')
+		if _, err := s.w.Write(s.buf); err != nil {
 			return fmt.Errorf("write alert: %w", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/vigil-detect/vigil/alert"
+	"github.com/vigil-detect/vigil/alertfmt"
 )
 
 // KafkaConfig is how Vigil connects to Kafka.
@@ -24,7 +25,8 @@ type KafkaConfig struct {
 	ClientID          string
 	Group             string
 	Topics            []string
-	StartOffset       string // "earliest" (default) or "latest": where a new group starts
+	StartOffset       string    // "earliest" (default) or "latest": where a new group starts
+	StartTime         time.Time // non-zero: a new group starts at the first record at or after it
 	MinBytes          int
 	MaxBytes          int
 	MaxWait           time.Duration
@@ -104,6 +106,14 @@ func NewKafkaSource(cfg KafkaConfig, healthy func(bool)) (*KafkaSource, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if !cfg.StartTime.IsZero() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := seedOffsetsByTime(ctx, cfg, log)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
 	}
 	rc := kafka.ReaderConfig{
 		Brokers:           cfg.Brokers,
@@ -272,15 +282,19 @@ func (s *KafkaSource) Close() error {
 	return err
 }
 
-// KafkaSink produces alerts to a topic, keyed by alert id, waiting for acknowledgement.
+// KafkaSink produces alerts to a topic, keyed by alert id, waiting for acknowledgement. A
+// detection alert's record carries the headers of the record it came from, then vigil-kind,
+// vigil-rule-id and vigil-format.
 type KafkaSink struct {
-	w *kafka.Writer
+	w   *kafka.Writer
+	enc alertfmt.Encoder
 }
 
 // WriterConfig tunes a producer.
 type WriterConfig struct {
 	Topic       string
-	Compression string // none, gzip, snappy, lz4, zstd
+	Compression string           // none, gzip, snappy, lz4, zstd
+	Encoder     alertfmt.Encoder // alert format; nil is Vigil's
 }
 
 // NewKafkaSink writes alerts to cfg.Topic.
@@ -289,7 +303,11 @@ func NewKafkaSink(kc KafkaConfig, wc WriterConfig) (*KafkaSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KafkaSink{w: w}, nil
+	enc := wc.Encoder
+	if enc == nil {
+		enc = alertfmt.Vigil{}
+	}
+	return &KafkaSink{w: w, enc: enc}, nil
 }
 
 func newWriter(kc KafkaConfig, wc WriterConfig) (*kafka.Writer, error) {
@@ -328,13 +346,20 @@ func (k *KafkaSink) Write(ctx context.Context, alerts []*alert.Alert) error {
 		return nil
 	}
 	msgs := make([]kafka.Message, len(alerts))
+	format := []byte(k.enc.Name())
 	for i, a := range alerts {
-		v, err := encodeAlert(a)
+		v, err := k.enc.Append(nil, a)
 		if err != nil {
 			return err
 		}
-		msgs[i] = kafka.Message{Key: []byte(a.ID), Value: v, Time: a.Time,
-			Headers: []kafka.Header{{Key: "vigil-kind", Value: []byte(a.Kind)}, {Key: "vigil-rule-id", Value: []byte(a.Rule.ID)}}}
+		h := make([]kafka.Header, 0, len(a.Headers)+3)
+		for _, x := range a.Headers {
+			h = append(h, kafka.Header{Key: x.Key, Value: x.Value})
+		}
+		h = append(h, kafka.Header{Key: "vigil-kind", Value: []byte(a.Kind)},
+			kafka.Header{Key: "vigil-rule-id", Value: []byte(a.Rule.ID)},
+			kafka.Header{Key: "vigil-format", Value: format})
+		msgs[i] = kafka.Message{Key: []byte(a.ID), Value: v, Time: a.Time, Headers: h}
 	}
 	return k.w.WriteMessages(ctx, msgs...)
 }

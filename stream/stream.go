@@ -21,11 +21,8 @@ type Record struct {
 	HighWater int64 // partition high-water mark when fetched (Kafka), else -1
 }
 
-// Header is a Kafka record header.
-type Header struct {
-	Key   string
-	Value []byte
-}
+// Header is a Kafka record header (the same type alerts carry their source's headers in).
+type Header = alert.Header
 
 // Source yields records and takes back processed positions.
 type Source interface {

@@ -1,0 +1,144 @@
+package ingest
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// field is one parsed field: a string value, or an object of fields (syslog structured data).
+type field struct {
+	key  string
+	val  string
+	kids []field
+	obj  bool
+}
+
+// parser collects the fields of one record in order.
+type parser struct {
+	fields  []field
+	loc     *time.Location
+	recTime time.Time
+}
+
+func (p *parser) reset(loc *time.Location, recTime time.Time) {
+	clear(p.fields)
+	p.fields = p.fields[:0]
+	p.loc, p.recTime = loc, recTime
+}
+
+// add appends a string field; a key seen before gets its value replaced (last one wins, as
+// most key=value consumers do).
+func (p *parser) add(key, val string) {
+	for i := range p.fields {
+		if p.fields[i].key == key && !p.fields[i].obj {
+			p.fields[i].val = val
+			return
+		}
+	}
+	p.fields = append(p.fields, field{key: key, val: val})
+}
+
+// get finds a top-level string field, or one inside an object by a dotted path.
+func (p *parser) get(path string) (string, bool) {
+	fs := p.fields
+	for {
+		for i := range fs {
+			if fs[i].key == path && !fs[i].obj {
+				return fs[i].val, true
+			}
+		}
+		// Descend into the object whose key is a prefix of path followed by a dot.
+		found := false
+		for i := range fs {
+			if fs[i].obj && strings.HasPrefix(path, fs[i].key+".") {
+				path = path[len(fs[i].key)+1:]
+				fs = fs[i].kids
+				found = true
+				break
+			}
+		}
+		if !found {
+			return "", false
+		}
+	}
+}
+
+// matchInto adds the named groups of x that matched v.
+func (p *parser) matchInto(x *extractor, v string) {
+	m := x.re.FindStringSubmatchIndex(v)
+	if m == nil {
+		return
+	}
+	for g, name := range x.names {
+		if name == "" || m[2*g] < 0 {
+			continue
+		}
+		p.add(name, v[m[2*g]:m[2*g+1]])
+	}
+}
+
+// appendJSON writes the fields as one JSON object.
+func (p *parser) appendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	for i := range p.fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = p.fields[i].appendMember(dst)
+	}
+	return append(dst, '}')
+}
+
+func (f *field) appendMember(dst []byte) []byte {
+	dst = appendString(dst, f.key)
+	dst = append(dst, ':')
+	if !f.obj {
+		return appendString(dst, f.val)
+	}
+	dst = append(dst, '{')
+	for i := range f.kids {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = f.kids[i].appendMember(dst)
+	}
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. s is valid UTF-8 (checked before parsing).
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
