@@ -1,7 +1,10 @@
 # Vigil's make targets. `make test` is what CI runs (see .ci/run).
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/vigil-detect/vigil/agent.Version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X github.com/vigil-detect/vigil/agent.Version=$(VERSION) \
+           -X github.com/vigil-detect/vigil/agent.Commit=$(COMMIT) -X github.com/vigil-detect/vigil/agent.BuildDate=$(DATE)
 
 .PHONY: build test bench demo lint vet fmt clean
 

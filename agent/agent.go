@@ -106,6 +106,7 @@ func PipelineConfig(cfg *config.Config) pipeline.Config {
 		BatchSize:      cfg.Pipeline.BatchSize,
 		CommitEvery:    cfg.Pipeline.CommitEvery,
 		CommitInterval: cfg.Pipeline.CommitInterval,
+		Limits:         event.Limits{MaxBytes: maxEventBytes(cfg), MaxDepth: cfg.Pipeline.MaxDepth},
 	}
 }
 
@@ -139,12 +140,23 @@ func orDefault(v, d string) string {
 func KafkaConfig(cfg *config.Config, log *slog.Logger) (stream.KafkaConfig, error) {
 	k := cfg.Kafka
 	kc := stream.KafkaConfig{
-		Brokers:     k.Brokers,
-		ClientID:    k.ClientID,
-		Group:       k.Group,
-		Topics:      k.Topics,
-		StartOffset: k.StartOffset,
-		Logger:      log,
+		Brokers:  k.Brokers,
+		ClientID: k.ClientID,
+		Group:    k.Group,
+		Topics:   cfg.Topics(),
+		Logger:   log,
+	}
+	start, err := config.ParseStartOffset(k.StartOffset)
+	if err != nil {
+		return kc, fmt.Errorf("kafka.start_offset: %w", err)
+	}
+	switch {
+	case !start.At.IsZero():
+		kc.StartTime = start.At
+	case start.Earliest:
+		kc.StartOffset = "earliest"
+	default:
+		kc.StartOffset = "latest"
 	}
 	if k.TLS.Enabled {
 		tc := &tls.Config{ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
@@ -190,6 +202,20 @@ func KafkaConfig(cfg *config.Config, log *slog.Logger) (stream.KafkaConfig, erro
 // Eval runs the whole pipeline over NDJSON inputs (file paths, "-" for stdin) and writes alerts
 // as NDJSON to out. Bad lines are reported on log with their line numbers and counted.
 func Eval(ctx context.Context, cfg *config.Config, inputs []string, stdin io.Reader, out io.Writer, log *slog.Logger) (*pipeline.Stats, error) {
+	return EvalAs(ctx, cfg, EvalInput{}, inputs, stdin, out, log)
+}
+
+// EvalAs is Eval reading its lines as ei says (syslog lines, say) and writing alerts in
+// output.format.
+func EvalAs(ctx context.Context, cfg *config.Config, ei EvalInput, inputs []string, stdin io.Reader, out io.Writer, log *slog.Logger) (*pipeline.Stats, error) {
+	router, err := ei.router(cfg)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := Encoder(cfg.Output.Format)
+	if err != nil {
+		return nil, err
+	}
 	rs, err := CompileRules(cfg)
 	if err != nil {
 		return nil, err
@@ -198,7 +224,7 @@ func Eval(ctx context.Context, cfg *config.Config, inputs []string, stdin io.Rea
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
-	sink := stream.NewWriterSink(out, false)
+	sink := stream.NewFormatWriterSink(out, false, enc)
 	defer sink.Close()
 	stages, closeStages, err := Stages(cfg, rs, log, nil)
 	if err != nil {
@@ -223,6 +249,7 @@ func Eval(ctx context.Context, cfg *config.Config, inputs []string, stdin io.Rea
 			Stages:     stages,
 			Log:        log,
 			Config:     PipelineConfig(cfg),
+			Inputs:     router,
 		}
 		runner.SetRules(rs)
 		err := runner.Run(ctx)

@@ -85,33 +85,38 @@ func (a *Agent) Start() error {
 	if err != nil {
 		return err
 	}
-	var sinks []stream.Sink
-	if cfg.Kafka.AlertsTopic != "" {
-		ks, err := stream.NewKafkaSink(kc, stream.WriterConfig{Topic: cfg.Kafka.AlertsTopic, Compression: cfg.Kafka.Compression})
-		if err != nil {
-			return err
+	inputs, err := Inputs(cfg)
+	if err != nil {
+		return err
+	}
+	sinks, err := Sinks(cfg, kc, os.Stdout)
+	if err != nil {
+		return err
+	}
+	opened := sinks // closed again if starting fails below
+	defer func() {
+		if a.runner == nil {
+			for _, s := range opened {
+				s.Close()
+			}
 		}
-		sinks = append(sinks, ks)
-	}
-	if cfg.Output.Stdout {
-		sinks = append(sinks, stream.NewWriterSink(os.Stdout, false))
-	}
-	if cfg.Output.File != "" {
-		f, err := os.OpenFile(cfg.Output.File, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-		if err != nil {
-			return fmt.Errorf("output.file: %w", err)
-		}
-		sinks = append(sinks, stream.NewWriterSink(f, true))
-	}
+	}()
 	sinks = append(sinks, a.ExtraSinks...)
 	if len(sinks) == 0 {
-		return errors.New("no alert destination: set kafka.alerts_topic, output.stdout or output.file")
+		return errors.New("no alert destination: set kafka.alerts_topic, output.stdout, output.file or output.sinks")
 	}
 	var dlq stream.DeadLetter = &stream.LogDeadLetter{Log: a.Log}
 	if cfg.Kafka.DeadLetterTopic != "" {
-		if dlq, err = stream.NewKafkaDeadLetter(kc, cfg.Kafka.DeadLetterTopic); err != nil {
+		kdl, err := stream.NewKafkaDeadLetter(kc, cfg.Kafka.DeadLetterTopic)
+		if err != nil {
 			return err
 		}
+		dlq = kdl
+		defer func() {
+			if a.runner == nil {
+				kdl.Close()
+			}
+		}()
 	}
 	src, err := stream.NewKafkaSource(kc, func(ok bool) {
 		if ok {
@@ -138,6 +143,7 @@ func (a *Agent) Start() error {
 		Metrics:    a.Metrics,
 		Log:        a.Log,
 		Config:     PipelineConfig(cfg),
+		Inputs:     inputs,
 	}
 	a.runner.SetRules(rs)
 	a.Log.Info("consuming", "brokers", kc.Brokers, "topics", kc.Topics, "group", kc.Group, "alerts_topic", cfg.Kafka.AlertsTopic)

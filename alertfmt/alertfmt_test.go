@@ -94,7 +94,7 @@ func TestECS(t *testing.T) {
 		"event.severity": "50", "rule.name": "SSH Failed Password", "rule.ruleset": "sigma", "user.name": "root",
 		"host.name": "web-1", "threat.framework": "MITRE ATT&CK", "ecs.version": ECSVersion, "vigil.kind": "detection",
 		"vigil.source.offset": "42", "labels.sigma_level": "medium", "observer.version": "1.2.3",
-		"event.original": `{"message":"Failed password for root from 203.0.113.50 port 22 ssh2","src_ip":"203.0.113.50"}`,
+		"event.original":      `{"message":"Failed password for root from 203.0.113.50 port 22 ssh2","src_ip":"203.0.113.50"}`,
 		"threat.technique.id": "[T1110.001]", "threat.tactic.id": "[TA0006]", "related.ip": "[203.0.113.50]",
 		"event.category": "[intrusion_detection]",
 	}

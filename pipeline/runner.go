@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/vigil-detect/vigil/alert"
 	"github.com/vigil-detect/vigil/detect"
 	"github.com/vigil-detect/vigil/event"
+	"github.com/vigil-detect/vigil/ingest"
 	"github.com/vigil-detect/vigil/metrics"
 	"github.com/vigil-detect/vigil/stream"
 )
@@ -43,6 +45,8 @@ type Runner struct {
 	Metrics    *metrics.Metrics // optional
 	Log        *slog.Logger
 	Config     Config
+	// Inputs converts the records of topics that are not JSON objects (nil: every record is JSON).
+	Inputs *ingest.Router
 
 	rules atomic.Pointer[Ruleset]
 	stats Stats
@@ -191,6 +195,7 @@ func (r *Runner) fetch(ctx context.Context, work chan<- *batch, free chan *batch
 func (r *Runner) work(work <-chan *batch, done chan<- *batch) {
 	var m *detect.Matcher
 	var mrs *Ruleset
+	conv := converters{}
 	for b := range work {
 		if b.rs != mrs {
 			mrs, m = b.rs, b.rs.Detect.NewMatcher()
@@ -200,21 +205,36 @@ func (r *Runner) work(work <-chan *batch, done chan<- *batch) {
 		}
 		b.results = b.results[:len(b.recs)]
 		for i := range b.recs {
-			b.results[i] = r.evaluate(b.rs, m, &b.recs[i])
+			b.results[i] = r.evaluate(b.rs, m, conv, &b.recs[i])
 		}
 		done <- b
 	}
 }
 
-func (r *Runner) evaluate(rs *Ruleset, m *detect.Matcher, rec *stream.Record) recResult {
-	hits, err := m.Match(rec.Value)
-	if err != nil {
-		reason := "invalid"
-		var de *event.Error
-		if errors.As(err, &de) {
-			reason = de.Reason
+// converters holds a worker's converter per non-JSON input.
+type converters map[*ingest.Input]*ingest.Converter
+
+func (r *Runner) evaluate(rs *Ruleset, m *detect.Matcher, conv converters, rec *stream.Record) recResult {
+	raw := rec.Value
+	converted := false
+	if in := r.Inputs.For(rec.Topic); in != nil {
+		c := conv[in]
+		if c == nil {
+			c = in.NewConverter()
+			conv[in] = c
 		}
-		return recResult{reject: &stream.Rejected{Record: *rec, Reason: reason, Error: err.Error()}}
+		var err error
+		if raw, err = c.Convert(rec.Value, rec.Time, r.Config.Limits); err != nil {
+			return reject(rec, err)
+		}
+		converted = true
+	}
+	hits, err := m.Match(raw)
+	if err != nil {
+		return reject(rec, err)
+	}
+	if len(hits) > 0 && converted {
+		raw = bytes.Clone(raw) // the converter reuses its buffer; alerts keep the event
 	}
 	if len(hits) == 0 {
 		return recResult{}
@@ -228,9 +248,25 @@ func (r *Runner) evaluate(rs *Ruleset, m *detect.Matcher, rec *stream.Record) re
 	}
 	res := recResult{time: t, alerts: make([]*alert.Alert, len(hits))}
 	for i, ri := range hits {
-		res.alerts[i] = rs.detectionAlert(ri, &m.Event, rec.Value, t, rec.Topic, rec.Partition, rec.Offset)
+		res.alerts[i] = rs.detectionAlert(ri, &m.Event, raw, t, rec.Topic, rec.Partition, rec.Offset)
+		res.alerts[i].Headers = rec.Headers
 	}
 	return res
+}
+
+// reject explains why a record could not be evaluated; the record goes to the dead letter as
+// it was read.
+func reject(rec *stream.Record, err error) recResult {
+	reason := "invalid"
+	var de *event.Error
+	var ie *ingest.Error
+	switch {
+	case errors.As(err, &de):
+		reason = de.Reason
+	case errors.As(err, &ie):
+		reason = ie.Reason
+	}
+	return recResult{reject: &stream.Rejected{Record: *rec, Reason: reason, Error: err.Error()}}
 }
 
 // sink takes batches back in fetch order and, for each, runs the stages, writes alerts and

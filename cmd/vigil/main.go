@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // syslog inputs name time zones; static images have no zoneinfo
 )
 
 type command struct {
@@ -24,11 +25,12 @@ var commands []command
 func init() {
 	commands = []command{
 		{"run", "consume Kafka topics, detect, correlate, respond, produce alerts", cmdRun},
-		{"eval", "run the pipeline over NDJSON events from a file or stdin; alerts to stdout", cmdEval},
+		{"eval", "run the pipeline over events in files or stdin (NDJSON, syslog, ...); alerts to stdout", cmdEval},
 		{"demo", "embedded broker + generated attack traffic + starter rules, alerts shown live", cmdDemo},
 		{"broker", "a local Kafka-protocol development broker on 127.0.0.1", cmdBroker},
 		{"lint", "compile rule files and report every problem with file and line", cmdLint},
-		{"version", "print the version", cmdVersion},
+		{"config", "check a configuration file: 'vigil config check FILE'", cmdConfig},
+		{"version", "print the version and build information", cmdVersion},
 	}
 }
 
@@ -72,8 +74,13 @@ func newFlags(name, args, about string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("vigil "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil %s %s\n\n%s\n\nFlags:\n", name, args, about)
-		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "Usage: vigil %s\n\n%s\n", strings.TrimSpace(name+" "+args), about)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }
