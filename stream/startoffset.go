@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -35,22 +36,33 @@ func seedOffsetsByTime(ctx context.Context, cfg KafkaConfig, log *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("kafka: start offset by time: fetch committed offsets of group %s: %w", cfg.Group, err)
 	}
-	if fetched.Error != nil {
+	committed := map[topicPartition]bool{}
+	switch {
+	case fetched.Error == nil:
+		for topic, ps := range fetched.Topics {
+			for _, p := range ps {
+				if p.Error != nil {
+					return fmt.Errorf("kafka: committed offset of %s/%d: %w", topic, p.Partition, p.Error)
+				}
+				if p.CommittedOffset >= 0 {
+					committed[topicPartition{topic, p.Partition}] = true
+				}
+			}
+		}
+	case errors.Is(fetched.Error, kafka.GroupIdNotFound): // a group never seen: nothing committed
+	default:
 		return fmt.Errorf("kafka: start offset by time: group %s: %w", cfg.Group, fetched.Error)
 	}
 	byTime := map[string][]kafka.OffsetRequest{}
 	atEnd := map[string][]kafka.OffsetRequest{}
 	n := 0
-	for topic, ps := range fetched.Topics {
+	for topic, ps := range parts {
 		for _, p := range ps {
-			if p.Error != nil {
-				return fmt.Errorf("kafka: committed offset of %s/%d: %w", topic, p.Partition, p.Error)
-			}
-			if p.CommittedOffset >= 0 {
+			if committed[topicPartition{topic, p}] {
 				continue
 			}
-			byTime[topic] = append(byTime[topic], kafka.TimeOffsetOf(p.Partition, cfg.StartTime))
-			atEnd[topic] = append(atEnd[topic], kafka.LastOffsetOf(p.Partition))
+			byTime[topic] = append(byTime[topic], kafka.TimeOffsetOf(p, cfg.StartTime))
+			atEnd[topic] = append(atEnd[topic], kafka.LastOffsetOf(p))
 			n++
 		}
 	}
