@@ -78,7 +78,7 @@ func TestEvalSyslogAsOCSF(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var f struct {
-		ClassUID    int `json:"class_uid"`
+		ClassUID    int                    `json:"class_uid"`
 		FindingInfo struct{ Title string } `json:"finding_info"`
 		Observables []struct{ Value string }
 	}
