@@ -51,55 +51,89 @@ type fieldKind uint8
 const (
 	fieldValues  fieldKind = iota
 	fieldNull              // `field: null`: absent or null
-	fieldExists            // `field|exists: true`
+	fieldNotNull           // `field|neq: null`: present and not null
+	fieldExists            // `field|exists: true`: present (even when null or empty)
 	fieldMissing           // `field|exists: false`
 )
 
 // fieldMatcher is one `field|modifiers: values` entry.
 type fieldMatcher struct {
 	spec    string // as written in the rule, for explain
+	search  string // the search identifier it belongs to, for explain
 	fields  []int  // event fields the rule field maps to (ORed); unused for keywords
+	refs    []int  // fields named by fieldref values (neq needs one of them present)
 	keyword bool   // match against every value of the event
 	kind    fieldKind
 	vals    []valueMatcher
 	all     bool // every value must match (else any)
-	neq     bool // the field is present and matches none of the values
+	neq     bool // the field is present and the item does not match
 }
 
 func (f *fieldMatcher) eval(ev *event.Event) bool {
 	switch f.kind {
 	case fieldNull:
-		for _, fi := range f.fields {
-			for _, v := range ev.Values(fi) {
-				if v.Kind != event.Null {
-					return false
-				}
-			}
-		}
-		return true
+		return !f.hasNonNull(ev)
+	case fieldNotNull:
+		return f.hasNonNull(ev)
 	case fieldExists:
 		return f.present(ev)
 	case fieldMissing:
 		return !f.present(ev)
 	}
+	ok := f.matchValues(ev)
+	if f.neq {
+		// A missing field never matches a value, negated or not: neq means "present and different".
+		return !ok && f.present(ev) && f.refsPresent(ev)
+	}
+	return ok
+}
+
+// matchValues reports whether the field's values satisfy the item (before neq).
+func (f *fieldMatcher) matchValues(ev *event.Event) bool {
 	if f.all {
 		for _, vm := range f.vals {
 			if !f.anyValue(ev, vm) {
 				return false
 			}
 		}
-		return true
+		return len(f.vals) > 0
 	}
 	for _, vm := range f.vals {
 		if f.anyValue(ev, vm) {
-			return !f.neq
+			return true
 		}
 	}
-	return f.neq && f.present(ev)
+	return false
+}
+
+func (f *fieldMatcher) hasNonNull(ev *event.Event) bool {
+	for _, fi := range f.fields {
+		for _, v := range ev.Values(fi) {
+			if v.Kind != event.Null {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (f *fieldMatcher) present(ev *event.Event) bool {
+	if f.keyword {
+		return true
+	}
 	for _, fi := range f.fields {
+		if ev.Has(fi) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fieldMatcher) refsPresent(ev *event.Event) bool {
+	if len(f.refs) == 0 {
+		return true
+	}
+	for _, fi := range f.refs {
 		if ev.Has(fi) {
 			return true
 		}
@@ -258,7 +292,7 @@ func (c *compiler) compileSearch(s rules.Search) (node, error) {
 	if s.Keywords != nil {
 		var or orNode
 		for _, kw := range s.Keywords {
-			fm, err := c.compileField(kw)
+			fm, err := c.compileField(s.Name, kw)
 			if err != nil {
 				return nil, err
 			}
@@ -276,7 +310,7 @@ func (c *compiler) compileSearch(s rules.Search) (node, error) {
 		}
 		var and andNode
 		for _, spec := range m {
-			fm, err := c.compileField(spec)
+			fm, err := c.compileField(s.Name, spec)
 			if err != nil {
 				return nil, err
 			}
@@ -295,14 +329,17 @@ func (c *compiler) compileSearch(s rules.Search) (node, error) {
 }
 
 // compileField compiles one `field|modifiers: values` entry (Field "" is a keyword search).
-func (c *compiler) compileField(spec rules.FieldSpec) (*fieldMatcher, error) {
+func (c *compiler) compileField(search string, spec rules.FieldSpec) (*fieldMatcher, error) {
 	label := spec.Field
 	if len(spec.Modifiers) > 0 {
 		label += "|" + strings.Join(spec.Modifiers, "|")
 	}
 	fail := func(format string, args ...any) error {
-		if label == "" {
-			return c.errorf(spec.Line, "keyword: "+format, args...)
+		if spec.Field == "" {
+			if label == "" {
+				return c.errorf(spec.Line, "search %q: keyword: "+format, append([]any{search}, args...)...)
+			}
+			return c.errorf(spec.Line, "search %q: keyword %q: "+format, append([]any{search, label}, args...)...)
 		}
 		return c.errorf(spec.Line, "field %q: "+format, append([]any{label}, args...)...)
 	}
@@ -310,22 +347,22 @@ func (c *compiler) compileField(spec rules.FieldSpec) (*fieldMatcher, error) {
 	if err != nil {
 		return nil, fail("%v", err)
 	}
-	fm := &fieldMatcher{spec: label, all: mods.all, neq: mods.neq}
+	fm := &fieldMatcher{spec: label, search: search, all: mods.all, neq: mods.neq}
 	if spec.Field == "" {
+		if mods.cmp == "exists" || mods.fieldref {
+			return nil, fail("%s needs a field", map[bool]string{true: "fieldref", false: "exists"}[mods.fieldref])
+		}
 		fm.keyword = true
 		c.schema.CollectAll()
 	} else {
 		fm.fields = c.eventFields(spec.Field)
 	}
 	if mods.all && len(spec.Values) < 2 {
-		c.warnf("%s:%d: field %q: 'all' with a single value has no effect", c.path, spec.Line, label)
+		return nil, fail("'all' needs a list of at least two values (the specification forbids it on a single value)")
 	}
 	if mods.cmp == "exists" {
 		if len(spec.Values) != 1 || spec.Values[0].Tag != "!!bool" {
 			return nil, fail("exists takes true or false")
-		}
-		if fm.keyword {
-			return nil, fail("exists needs a field")
 		}
 		fm.kind = fieldExists
 		if strings.EqualFold(spec.Values[0].Text, "false") {
@@ -335,28 +372,49 @@ func (c *compiler) compileField(spec rules.FieldSpec) (*fieldMatcher, error) {
 	}
 	for _, v := range spec.Values {
 		if v.IsNull() {
-			if len(spec.Values) > 1 {
+			switch {
+			case len(spec.Values) > 1:
 				return nil, fail("null cannot appear in a list of values")
+			case fm.keyword:
+				return nil, fail("null needs a field")
+			case len(spec.Modifiers) == 1 && mods.neq:
+				fm.kind = fieldNotNull
+			case len(spec.Modifiers) > 0:
+				return nil, fail("null takes no modifier but neq")
+			default:
+				fm.kind = fieldNull
 			}
-			if len(spec.Modifiers) > 0 || fm.keyword {
-				return nil, fail("null takes no modifiers")
-			}
-			fm.kind = fieldNull
+			fm.neq = false
 			return fm, nil
 		}
-		vms, err := c.compileValue(mods, v, fm.keyword)
+		vms, err := c.compileValue(mods, v, fm.keyword, spec.Line)
 		if err != nil {
 			return nil, fail("%v", err)
 		}
-		if mods.all && len(vms) > 1 {
-			// A transformation expanded one value into variants: any variant satisfies it.
-			fm.vals = append(fm.vals, anyOf(vms))
-			continue
+		if mods.fieldref {
+			for _, vm := range vms {
+				fm.refs = append(fm.refs, vm.(*fieldRef).others...)
+			}
 		}
-		fm.vals = append(fm.vals, vms...)
+		switch len(vms) {
+		case 0:
+			fm.vals = append(fm.vals, never{src: v.Text})
+		case 1:
+			fm.vals = append(fm.vals, vms[0])
+		default:
+			// A transformation expanded one value into variants (windash, base64offset, a
+			// placeholder with several values): any variant satisfies the value.
+			fm.vals = append(fm.vals, anyOf(vms))
+		}
 	}
 	return fm, nil
 }
+
+// never is a value that cannot match (a placeholder without configured values).
+type never struct{ src string }
+
+func (never) match(*event.Event, *event.Value) bool { return false }
+func (n never) String() string                      { return "nothing (" + n.src + ")" }
 
 // anyOf matches when one of several variants (windash, base64offset) matches.
 type anyOf []valueMatcher

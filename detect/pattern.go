@@ -7,12 +7,13 @@ import (
 )
 
 // A pattern is a Sigma string value after escape processing: literal runs separated by the
-// wildcards '*' (any run of characters) and '?' (exactly one character).
+// wildcards '*' (any run of characters) and '?' (exactly one character), and windash's class of
+// option dashes (one of - / – — ―).
 type pattern []piece
 
 type piece struct {
 	lit  string // literal text (when wild == 0)
-	wild byte   // '*' or '?', or 0 for a literal
+	wild byte   // '*', '?' or windashClass, or 0 for a literal
 }
 
 // parsePattern applies Sigma's escaping: \* and \? are literal wildcards, \\ is one backslash,
@@ -76,6 +77,10 @@ func (p pattern) text() string {
 func (p pattern) String() string {
 	var b strings.Builder
 	for _, x := range p {
+		if x.wild == windashClass {
+			b.WriteString(windashClassText)
+			continue
+		}
 		if x.wild != 0 {
 			b.WriteByte(x.wild)
 			continue
@@ -155,8 +160,8 @@ func compilePattern(p pattern, cased bool) *strMatcher {
 		switch x.wild {
 		case '*':
 			stars++
-		case '?':
-			qs++
+		case '?', windashClass:
+			qs++ // single-character pieces: only the glob matcher handles them
 		}
 	}
 	n := len(p)
@@ -224,6 +229,14 @@ func globMatch(p []globPiece, s []byte) bool {
 					si += n
 					pi++
 					continue
+				}
+			case x.wild == windashClass:
+				if si < len(s) {
+					if r, n := utf8.DecodeRune(s[si:]); isWindash(r) {
+						si += n
+						pi++
+						continue
+					}
 				}
 			case bytes.HasPrefix(s[si:], x.lit):
 				si += len(x.lit)

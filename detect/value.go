@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"net/netip"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -41,11 +43,25 @@ func (m *strMatcher) match(_ *event.Event, v *event.Value) bool {
 
 func (m *strMatcher) String() string { return m.src }
 
-// numEqual is a plain numeric rule value: equal as text, or as numbers when the event holds a
-// JSON number written differently (1e6 and 1000000).
+// numEqual is a plain numeric rule value: equal as written text (so `0x10` matches "0x10"),
+// equal as integers however large (exactly: 18446744073709551615 is not 18446744073709551614),
+// or equal as numbers when the event holds a JSON number written differently (1e6 and 1000000).
 type numEqual struct {
-	text []byte
-	num  float64
+	text    []byte // as written, folded
+	integer string // canonical decimal form when the value is an integer, else ""
+	num     float64
+}
+
+func newNumEqual(text string) (*numEqual, error) {
+	f, err := strconv.ParseFloat(text, 64)
+	integer := canonicalInteger(text)
+	if err != nil && integer == "" {
+		return nil, fmt.Errorf("%q is not a number", text)
+	}
+	if integer != "" && err != nil {
+		f, _ = strconv.ParseFloat(integer, 64)
+	}
+	return &numEqual{text: []byte(foldString(text)), integer: integer, num: f}, nil
 }
 
 func (m *numEqual) match(_ *event.Event, v *event.Value) bool {
@@ -55,16 +71,28 @@ func (m *numEqual) match(_ *event.Event, v *event.Value) bool {
 	if string(v.Lower) == string(m.text) {
 		return true
 	}
+	if m.integer != "" && isInteger(v.Raw) {
+		return compareIntegers(v.Raw, m.integer) == 0
+	}
 	if v.Kind != event.Number {
 		return false
-	}
-	if isInteger(v.Raw) && isInteger(m.text) {
-		return false // integers differ exactly; floats would round large ones together
 	}
 	f, ok := v.Float()
 	return ok && f == m.num
 }
 
+func (m *numEqual) String() string { return string(m.text) }
+
+// canonicalInteger returns the decimal form of a YAML integer ("0x10", "1_000", "+5"), or "".
+func canonicalInteger(text string) string {
+	var n big.Int
+	if _, ok := n.SetString(strings.TrimPrefix(text, "+"), 0); !ok {
+		return ""
+	}
+	return n.String()
+}
+
+// isInteger reports whether b is a decimal integer in canonical form (JSON's: no leading zeros).
 func isInteger(b []byte) bool {
 	if len(b) > 0 && b[0] == '-' {
 		b = b[1:]
@@ -80,17 +108,71 @@ func isInteger(b []byte) bool {
 	return true
 }
 
-func (m *numEqual) String() string { return string(m.text) }
+// compareIntegers compares two canonical decimal integers of any size: -1, 0 or 1.
+func compareIntegers(a []byte, b string) int {
+	negA, negB := len(a) > 0 && a[0] == '-', len(b) > 0 && b[0] == '-'
+	if negA != negB {
+		if negA {
+			return -1
+		}
+		return 1
+	}
+	if negA {
+		a, b = a[1:], b[1:]
+	}
+	c := 0
+	switch {
+	case len(a) != len(b):
+		c = 1
+		if len(a) < len(b) {
+			c = -1
+		}
+	default:
+		c = strings.Compare(string(a), b)
+	}
+	if negA {
+		return -c
+	}
+	return c
+}
 
-// numCompare implements gt, gte, lt and lte.
+// numCompare implements gt, gte, lt and lte: integers compare exactly however large, other
+// numbers as float64. Numeric strings count (evtx converters write most numbers as strings).
 type numCompare struct {
-	op  string
-	num float64
+	op      string
+	integer string // canonical decimal form when the rule value is an integer
+	num     float64
+	src     string
+}
+
+func newNumCompare(op, text string) (*numCompare, error) {
+	n, err := newNumEqual(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", op, err)
+	}
+	return &numCompare{op: op, integer: n.integer, num: n.num, src: text}, nil
 }
 
 func (m *numCompare) match(_ *event.Event, v *event.Value) bool {
+	if m.integer != "" && isInteger(v.Raw) && (v.Kind == event.Number || v.Kind == event.String) {
+		return compareResult(compareIntegers(v.Raw, m.integer), m.op)
+	}
 	f, ok := v.Float()
 	return ok && compareFloat(f, m.op, m.num)
+}
+
+func compareResult(c int, op string) bool {
+	switch op {
+	case "gt":
+		return c > 0
+	case "gte":
+		return c >= 0
+	case "lt":
+		return c < 0
+	case "lte":
+		return c <= 0
+	}
+	return c == 0
 }
 
 func compareFloat(f float64, op string, n float64) bool {
@@ -107,7 +189,7 @@ func compareFloat(f float64, op string, n float64) bool {
 	return f == n
 }
 
-func (m *numCompare) String() string { return m.op + " " + strconv.FormatFloat(m.num, 'g', -1, 64) }
+func (m *numCompare) String() string { return m.op + " " + m.src }
 
 // regexMatcher runs an RE2 regular expression, after a cheap check for a literal every match
 // must contain.
@@ -186,51 +268,65 @@ func (m *cidrMatcher) match(_ *event.Event, v *event.Value) bool {
 
 func (m *cidrMatcher) String() string { return "cidr " + m.prefix.String() }
 
-// fieldRef compares a value with another field of the same event.
+// fieldRef compares a value with another field of the same event (any of its values; the field
+// may map to several event fields).
 type fieldRef struct {
-	other int
-	name  string
-	op    strOp
-	cased bool
+	others []int
+	name   string
+	op     strOp
+	cased  bool
 }
 
 func (m *fieldRef) match(ev *event.Event, v *event.Value) bool {
 	if !textual(v) {
 		return false
 	}
-	for _, o := range ev.Values(m.other) {
-		if !textual(&o) {
-			continue
-		}
-		a, b := v.Lower, o.Lower
-		if m.cased {
-			a, b = v.Raw, o.Raw
-		}
-		var ok bool
-		switch m.op {
-		case opPrefix:
-			ok = bytes.HasPrefix(a, b)
-		case opSuffix:
-			ok = bytes.HasSuffix(a, b)
-		case opContains:
-			ok = bytes.Contains(a, b)
-		default:
-			ok = bytes.Equal(a, b)
-		}
-		if ok {
-			return true
+	for _, f := range m.others {
+		vals := ev.Values(f)
+		for i := range vals {
+			o := &vals[i]
+			if !textual(o) {
+				continue
+			}
+			a, b := v.Lower, o.Lower
+			if m.cased {
+				a, b = v.Raw, o.Raw
+			}
+			var ok bool
+			switch m.op {
+			case opPrefix:
+				ok = bytes.HasPrefix(a, b)
+			case opSuffix:
+				ok = bytes.HasSuffix(a, b)
+			case opContains:
+				ok = bytes.Contains(a, b)
+			default:
+				ok = bytes.Equal(a, b)
+			}
+			if ok {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-func (m *fieldRef) String() string { return "fieldref " + m.name }
+func (m *fieldRef) String() string {
+	switch m.op {
+	case opPrefix:
+		return "starts with field " + m.name
+	case opSuffix:
+		return "ends with field " + m.name
+	case opContains:
+		return "contains field " + m.name
+	}
+	return "equals field " + m.name
+}
 
 // timePart extracts a calendar component from a timestamp value and compares it.
 type timePart struct {
 	part string
-	op   string
-	num  float64
+	cmp  *numCompare
 }
 
 func (m *timePart) match(_ *event.Event, v *event.Value) bool {
@@ -253,88 +349,24 @@ func (m *timePart) match(_ *event.Event, v *event.Value) bool {
 	case "year":
 		n = t.Year()
 	}
-	return compareFloat(float64(n), m.op, m.num)
+	return compareFloat(float64(n), m.cmp.op, m.cmp.num)
 }
 
-func (m *timePart) String() string {
-	return fmt.Sprintf("%s %s %g", m.part, m.op, m.num)
-}
+func (m *timePart) String() string { return m.part + " " + m.cmp.String() }
 
-// modifiers is a parsed `field|mod|mod` chain.
-type modifiers struct {
-	cmp        string // contains, startswith, endswith, re, cidr, gt, gte, lt, lte, exists
-	fieldref   bool
-	transforms []string // in chain order: base64, base64offset, utf16le, utf16be, utf16, wide, windash, expand
-	all        bool
-	cased      bool
-	neq        bool
-	reFlags    string
-	timePart   string
-}
-
-func parseModifiers(mods []string) (modifiers, error) {
-	var m modifiers
-	setCmp := func(c string) error {
-		if m.cmp != "" && m.cmp != c {
-			return fmt.Errorf("modifiers %q and %q cannot be combined", m.cmp, c)
-		}
-		m.cmp = c
-		return nil
-	}
-	for _, mod := range mods {
-		var err error
-		switch mod {
-		case "contains", "startswith", "endswith", "re", "cidr", "gt", "gte", "lt", "lte", "exists":
-			err = setCmp(mod)
-		case "fieldref":
-			m.fieldref = true
-		case "i", "m", "s":
-			m.reFlags += mod
-		case "all":
-			m.all = true
-		case "cased":
-			m.cased = true
-		case "neq":
-			m.neq = true
-		case "base64", "base64offset", "utf16le", "utf16be", "utf16", "wide", "windash", "expand":
-			m.transforms = append(m.transforms, mod)
-		case "minute", "hour", "day", "week", "month", "year":
-			if m.timePart != "" {
-				return m, fmt.Errorf("modifiers %q and %q cannot be combined", m.timePart, mod)
-			}
-			m.timePart = mod
-		case "":
-			return m, fmt.Errorf("empty modifier")
-		default:
-			return m, fmt.Errorf("unknown modifier %q", mod)
-		}
-		if err != nil {
-			return m, err
-		}
-	}
-	switch {
-	case m.reFlags != "" && m.cmp != "re":
-		return m, fmt.Errorf("regular expression flags (i, m, s) need the re modifier")
-	case m.fieldref && m.cmp != "" && m.cmp != "contains" && m.cmp != "startswith" && m.cmp != "endswith":
-		return m, fmt.Errorf("fieldref combines only with contains, startswith or endswith, not %q", m.cmp)
-	case m.fieldref && len(m.transforms) > 0:
-		return m, fmt.Errorf("fieldref cannot be combined with value transformations")
-	case m.timePart != "" && m.cmp != "" && m.cmp != "gt" && m.cmp != "gte" && m.cmp != "lt" && m.cmp != "lte":
-		return m, fmt.Errorf("time modifier %q combines only with gt, gte, lt, lte", m.timePart)
-	case (m.cmp == "re" || m.cmp == "cidr" || m.cmp == "exists" || isNumericCmp(m.cmp)) && len(m.transforms) > 0:
-		return m, fmt.Errorf("%q cannot be combined with value transformations", m.cmp)
-	}
-	return m, nil
-}
-
-func isNumericCmp(c string) bool { return c == "gt" || c == "gte" || c == "lt" || c == "lte" }
-
-// compileValue turns one rule value into matchers (transformations such as windash or
-// base64offset yield several, ORed).
-func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool) ([]valueMatcher, error) {
+// compileValue turns one rule value into matchers: several (ORed) when a transformation such as
+// windash or base64offset, or a placeholder, yields variants; none when a placeholder has no
+// configured values (the value then matches nothing).
+func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool, line int) ([]valueMatcher, error) {
 	text := s.Text
 	switch {
 	case m.cmp == "re":
+		if m.expand {
+			var ok bool
+			if text, ok = c.expandRegex(text, line); !ok {
+				return nil, nil
+			}
+		}
 		vm, err := compileRegex(text, m.reFlags)
 		if err != nil {
 			return nil, err
@@ -345,29 +377,37 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool) ([]va
 		if err != nil {
 			a, aerr := netip.ParseAddr(text)
 			if aerr != nil {
-				return nil, fmt.Errorf("cidr: %q is not a network", text)
+				return nil, fmt.Errorf("cidr: %q is not an IPv4 or IPv6 network", text)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		return []valueMatcher{&cidrMatcher{prefix: p.Masked()}}, nil
 	case m.timePart != "":
-		n, err := strconv.ParseFloat(text, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a number", m.timePart, text)
-		}
 		op := m.cmp
 		if op == "" {
 			op = "eq"
 		}
-		return []valueMatcher{&timePart{part: m.timePart, op: op, num: n}}, nil
-	case isNumericCmp(m.cmp):
-		n, err := strconv.ParseFloat(text, 64)
+		n, err := newNumCompare(op, text)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a number", m.cmp, text)
+			return nil, fmt.Errorf("%s: %q is not a number", m.timePart, text)
 		}
-		return []valueMatcher{&numCompare{op: m.cmp, num: n}}, nil
+		return []valueMatcher{&timePart{part: m.timePart, cmp: n}}, nil
+	case isNumericCmp(m.cmp):
+		n, err := newNumCompare(m.cmp, text)
+		if err != nil {
+			return nil, err
+		}
+		return []valueMatcher{n}, nil
 	case m.fieldref:
-		ref := &fieldRef{name: text, cased: m.cased, op: opEqual}
+		p := parsePattern(text)
+		if p.hasWildcards() {
+			return nil, fmt.Errorf("fieldref: %q names a field and cannot hold wildcards", text)
+		}
+		name := p.text()
+		if name == "" {
+			return nil, fmt.Errorf("fieldref needs a field name")
+		}
+		ref := &fieldRef{name: name, cased: m.cased, op: opEqual, others: c.eventFields(name)}
 		switch m.cmp {
 		case "contains":
 			ref.op = opContains
@@ -376,42 +416,37 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool) ([]va
 		case "endswith":
 			ref.op = opSuffix
 		}
-		fields := c.eventFields(text)
-		ref.other = fields[0]
 		return []valueMatcher{ref}, nil
 	}
 
-	if (s.Tag == "!!int" || s.Tag == "!!float") && m.cmp == "" && len(m.transforms) == 0 && !keyword {
-		n, err := strconv.ParseFloat(text, 64)
-		if err == nil {
-			return []valueMatcher{&numEqual{text: []byte(foldString(text)), num: n}}, nil
+	if (s.Tag == "!!int" || s.Tag == "!!float") && m.cmp == "" && len(m.transforms) == 0 && !m.expand && !keyword && !m.cased {
+		if n, err := newNumEqual(text); err == nil {
+			return []valueMatcher{n}, nil
 		}
 	}
 
 	texts := []string{text}
-	pats := []pattern{}
-	for i, t := range m.transforms {
-		if t == "expand" {
-			if i != 0 {
-				return nil, fmt.Errorf("expand must come before other transformations")
-			}
-			var err error
-			texts, err = c.expand(text)
-			if err != nil {
-				return nil, err
-			}
+	if m.expand {
+		texts = c.expand(text, line)
+		if len(texts) == 0 {
+			return nil, nil
 		}
 	}
+	pats := make([]pattern, 0, len(texts))
 	for _, t := range texts {
 		pats = append(pats, parsePattern(t))
 	}
-	for _, t := range m.transforms {
+	for i, t := range m.transforms {
+		encodersFollow := false
+		for _, later := range m.transforms[i+1:] {
+			encodersFollow = encodersFollow || later != "windash"
+		}
 		var err error
-		if pats, err = transform(t, pats); err != nil {
+		if pats, err = transform(t, pats, encodersFollow); err != nil {
 			return nil, err
 		}
 	}
-	var out []valueMatcher
+	out := make([]valueMatcher, 0, len(pats))
 	for _, p := range pats {
 		switch {
 		case m.cmp == "contains" || (keyword && m.cmp == ""):
@@ -426,48 +461,72 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool) ([]va
 	return out, nil
 }
 
-// expand replaces %placeholder% values; a placeholder without configured values matches nothing
-// (with a warning) rather than disabling the rule.
-func (c *compiler) expand(text string) ([]string, error) {
+// placeholderRE finds %name% placeholders (expand). Names may hold letters, digits, '_', '-'
+// and '.': SigmaHQ's rules-placeholder use `%DC-MACHINE-NAME%`.
+var placeholderRE = regexp.MustCompile(`%([A-Za-z0-9_.\-]+)%`)
+
+// expand replaces %placeholder% references with every combination of their configured values.
+// A placeholder without configured values leaves nothing (the value matches nothing, with a
+// warning) rather than failing the rule: the rest of the rule still works.
+func (c *compiler) expand(text string, line int) []string {
 	out := []string{""}
-	for {
-		i := strings.IndexByte(text, '%')
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(text[i+1:], '%')
-		if j < 0 {
-			break
-		}
-		name := text[i+1 : i+1+j]
+	last := 0
+	for _, loc := range placeholderRE.FindAllStringSubmatchIndex(text, -1) {
+		name := text[loc[2]:loc[3]]
 		vals, ok := c.opts.Placeholders[name]
-		if !ok {
-			c.warnf("placeholder %%%s%% has no configured values; the value %q matches nothing", name, text)
-			return nil, nil
+		if !ok || len(vals) == 0 {
+			c.warnf("%s:%d: placeholder %%%s%% has no configured values; the value %q matches nothing", c.path, line, name, text)
+			return nil
 		}
-		var next []string
+		next := make([]string, 0, len(out)*len(vals))
 		for _, o := range out {
 			for _, v := range vals {
-				next = append(next, o+text[:i]+v)
+				next = append(next, o+text[last:loc[0]]+v)
 			}
 		}
-		out, text = next, text[i+2+j:]
+		out, last = next, loc[1]
 	}
 	for i := range out {
-		out[i] += text
+		out[i] += text[last:]
 	}
-	return out, nil
+	return out
 }
 
-func transform(t string, in []pattern) ([]pattern, error) {
+// expandRegex replaces %placeholder% references in a regular expression with an alternation of
+// their values, taken literally.
+func (c *compiler) expandRegex(src string, line int) (string, bool) {
+	ok := true
+	out := placeholderRE.ReplaceAllStringFunc(src, func(ref string) string {
+		name := ref[1 : len(ref)-1]
+		vals := c.opts.Placeholders[name]
+		if len(vals) == 0 {
+			c.warnf("%s:%d: placeholder %%%s%% has no configured values; the regular expression %q matches nothing", c.path, line, name, src)
+			ok = false
+			return ref
+		}
+		quoted := make([]string, len(vals))
+		for i, v := range vals {
+			quoted[i] = regexp.QuoteMeta(v)
+		}
+		return "(?:" + strings.Join(quoted, "|") + ")"
+	})
+	return out, ok
+}
+
+// transform applies one value transformation to every pattern.
+func transform(t string, in []pattern, encodersFollow bool) ([]pattern, error) {
 	var out []pattern
 	for _, p := range in {
 		if t == "windash" {
-			out = append(out, windash(p)...)
+			w, err := windash(p, encodersFollow)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w...)
 			continue
 		}
 		if p.hasWildcards() {
-			return nil, fmt.Errorf("%s cannot encode a value with wildcards (%s)", t, p)
+			return nil, fmt.Errorf("%s cannot encode a value with wildcards (%s): the encoded form of a wildcard is unknown", t, p)
 		}
 		b := p.text()
 		switch t {
@@ -489,7 +548,8 @@ func transform(t string, in []pattern) ([]pattern, error) {
 }
 
 // base64Offsets encodes b at the three byte offsets it can take inside a longer base64 text,
-// trimming the characters that depend on the unknown neighbours.
+// trimming the characters that depend on the unknown neighbours: the leading ones of the
+// shifted variants, and the trailing ones whose bits spill into the next byte.
 func base64Offsets(b []byte) []string {
 	starts := [3]int{0, 2, 3}
 	ends := [3]int{0, 3, 2} // characters trimmed from the end, by (len+offset) % 3
@@ -506,6 +566,7 @@ func base64Offsets(b []byte) []string {
 	return out
 }
 
+// utf16Bytes encodes s as UTF-16 (the utf16 modifier: little-endian with a byte order mark).
 func utf16Bytes(s string, bigEndian, bom bool) []byte {
 	units := utf16.Encode([]rune(s))
 	out := make([]byte, 0, 2*len(units)+2)
@@ -522,60 +583,142 @@ func utf16Bytes(s string, bigEndian, bom bool) []byte {
 	return out
 }
 
-// windashChars are the characters Windows accepts as option prefixes.
-var windashChars = []string{"-", "/", "\u2013", "\u2014", "\u2015"}
+// windashRunes are the characters the specification's windash interchanges: hyphen-minus,
+// slash, en dash, em dash and horizontal bar.
+var windashRunes = []rune{'-', '/', '\u2013', '\u2014', '\u2015'}
 
-// windash expands every '-' or '/' that starts an option (not preceded by a word character,
-// followed by one) into each option prefix, all combinations.
-func windash(p pattern) []pattern {
-	out := []pattern{nil}
+func isWindash(r rune) bool {
+	for _, d := range windashRunes {
+		if r == d {
+			return true
+		}
+	}
+	return false
+}
+
+// maxWindashVariants bounds the expansion into literal variants; beyond it the option dashes
+// become a one-character class (the same matches, fewer literals for the index).
+const (
+	maxWindashVariants        = 125  // three option dashes
+	maxEncodedWindashVariants = 3125 // five option dashes, when an encoding must follow
+	windashClass              = 'D'  // piece.wild value of the dash class
+	windashClassText          = "[-/–—―]"
+)
+
+// windash expands each option dash of p, all combinations: like pySigma, a dash counts when it
+// is not preceded by a word character and is followed by one (the regular expression \B[-/]\b,
+// Unicode-aware as Python's), here for all five dashes the specification names. A wildcard
+// counts as a non-word character on both sides.
+func windash(p pattern, encodersFollow bool) ([]pattern, error) {
+	type pos struct{ piece, at, size int }
+	var dashes []pos
 	prevWord := false
 	for pi, x := range p {
 		if x.wild != 0 {
-			for i := range out {
-				out[i] = append(out[i], x)
-			}
 			prevWord = false
 			continue
 		}
-		var cur []string = []string{""}
-		for i := 0; i < len(x.lit); i++ {
-			c := x.lit[i]
-			nextWord := false
-			if i+1 < len(x.lit) {
-				nextWord = isWordByte(x.lit[i+1])
-			} else if pi+1 < len(p) && p[pi+1].wild == 0 && len(p[pi+1].lit) > 0 {
-				nextWord = isWordByte(p[pi+1].lit[0])
+		for i := 0; i < len(x.lit); {
+			r, size := utf8.DecodeRuneInString(x.lit[i:])
+			if isWindash(r) && !prevWord {
+				var next rune = -1
+				if i+size < len(x.lit) {
+					next, _ = utf8.DecodeRuneInString(x.lit[i+size:])
+				} else if pi+1 < len(p) && p[pi+1].wild == 0 && p[pi+1].lit != "" {
+					next, _ = utf8.DecodeRuneInString(p[pi+1].lit)
+				}
+				if next >= 0 && isWordRune(next) {
+					dashes = append(dashes, pos{pi, i, size})
+				}
 			}
-			if (c == '-' || c == '/') && !prevWord && nextWord {
-				var next []string
-				for _, s := range cur {
-					for _, d := range windashChars {
-						next = append(next, s+d)
+			prevWord = isWordRune(r)
+			i += size
+		}
+	}
+	if len(dashes) == 0 {
+		return []pattern{p}, nil
+	}
+	variants := 1
+	for range dashes {
+		variants *= len(windashRunes)
+		if variants > maxEncodedWindashVariants {
+			break
+		}
+	}
+	if variants > maxWindashVariants {
+		if encodersFollow {
+			if variants > maxEncodedWindashVariants {
+				return nil, fmt.Errorf("windash: %q has %d option dashes; more than five cannot be encoded afterwards", p.String(), len(dashes))
+			}
+		} else {
+			return []pattern{windashClassPattern(p, func(pi, at int) (int, bool) {
+				for _, d := range dashes {
+					if d.piece == pi && d.at == at {
+						return d.size, true
 					}
 				}
-				cur = next
-			} else {
-				for j := range cur {
-					cur[j] += string(c)
+				return 0, false
+			})}, nil
+		}
+	}
+	out := []pattern{}
+	choice := make([]int, len(dashes))
+	for {
+		q := make(pattern, len(p))
+		copy(q, p)
+		// Replace from the last dash backwards so earlier byte offsets stay valid.
+		for k := len(dashes) - 1; k >= 0; k-- {
+			d := dashes[k]
+			lit := q[d.piece].lit
+			q[d.piece].lit = lit[:d.at] + string(windashRunes[choice[k]]) + lit[d.at+d.size:]
+		}
+		out = append(out, q)
+		k := 0
+		for ; k < len(choice); k++ {
+			choice[k]++
+			if choice[k] < len(windashRunes) {
+				break
+			}
+			choice[k] = 0
+		}
+		if k == len(choice) {
+			return out, nil
+		}
+	}
+}
+
+// windashClassPattern replaces the option dashes of p with one-character dash classes.
+func windashClassPattern(p pattern, isDash func(piece, at int) (int, bool)) pattern {
+	var out pattern
+	for pi, x := range p {
+		if x.wild != 0 {
+			out = append(out, x)
+			continue
+		}
+		start := 0
+		for i := 0; i < len(x.lit); {
+			_, size := utf8.DecodeRuneInString(x.lit[i:])
+			if n, ok := isDash(pi, i); ok {
+				if i > start {
+					out = append(out, piece{lit: x.lit[start:i]})
 				}
+				out = append(out, piece{wild: windashClass})
+				i += n
+				start = i
+				continue
 			}
-			prevWord = isWordByte(c)
+			i += size
 		}
-		var next []pattern
-		for _, o := range out {
-			for _, s := range cur {
-				q := append(append(pattern{}, o...), piece{lit: s})
-				next = append(next, q)
-			}
+		if start < len(x.lit) {
+			out = append(out, piece{lit: x.lit[start:]})
 		}
-		out = next
 	}
 	return out
 }
 
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+// isWordRune is Python's \w for str patterns: letters, digits (and other numerics) and '_'.
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsNumber(r)
 }
 
 var dotRepeat = regexp.MustCompile(`^\.\{(\d+),\}$`)
@@ -593,11 +736,11 @@ func compileRegex(src, flags string) (valueMatcher, error) {
 	}
 	re, err := regexp.Compile(prefix + src)
 	if err != nil {
-		return nil, fmt.Errorf("regular expression %q: %v", src, unwrapRegexErr(err))
+		return nil, regexError(src, err)
 	}
 	parsed, err := syntax.Parse(prefix+src, syntax.Perl)
 	if err != nil {
-		return nil, fmt.Errorf("regular expression %q: %v", src, unwrapRegexErr(err))
+		return nil, regexError(src, err)
 	}
 	var req [][]byte
 	if lits, ok := regexLiterals(parsed.Simplify()); ok {
@@ -608,11 +751,32 @@ func compileRegex(src, flags string) (valueMatcher, error) {
 	return &regexMatcher{re: re, required: req, src: src}, nil
 }
 
-func unwrapRegexErr(err error) string {
+// pcreOnly recognises PCRE constructs that Go's RE2 engine lacks, to say so plainly.
+var pcreOnly = []struct {
+	re   *regexp.Regexp
+	what string
+}{
+	{regexp.MustCompile(`\(\?<?[=!]`), "lookaround ((?=, (?!, (?<=, (?<!)"},
+	{regexp.MustCompile(`\(\?>`), "an atomic group ((?>...))"},
+	{regexp.MustCompile(`(^|[^\\])(\\\\)*\\[1-9]`), "a backreference (\\1...)"},
+	{regexp.MustCompile(`\\k[<{']`), "a named backreference (\\k<name>)"},
+	{regexp.MustCompile(`(^|[^\\])(\\\\)*[*+?}]\+`), "a possessive quantifier (*+, ++, ?+)"},
+	{regexp.MustCompile(`(^|[^\\])(\\\\)*\\[ZGK]`), "a PCRE-only escape (\\Z, \\G, \\K)"},
+	{regexp.MustCompile(`\(\?(R|[0-9]+|\|)`), "recursion or branch reset ((?R), (?1), (?|)"},
+}
+
+// regexError explains why a regular expression does not compile.
+func regexError(src string, err error) error {
+	detail := err.Error()
 	if se, ok := err.(*syntax.Error); ok {
-		return string(se.Code) + ": " + se.Expr
+		detail = string(se.Code) + ": " + se.Expr
 	}
-	return err.Error()
+	for _, p := range pcreOnly {
+		if p.re.MatchString(src) {
+			return fmt.Errorf("regular expression %q uses %s, which is PCRE syntax outside Sigma's regular expression subset and not supported by Go's RE2 engine (%s)", src, p.what, detail)
+		}
+	}
+	return fmt.Errorf("regular expression %q: %s", src, detail)
 }
 
 // minIndexLiteral is the shortest literal worth using as a prefilter: shorter ones occur nearly
