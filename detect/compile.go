@@ -82,8 +82,9 @@ func (f *fieldMatcher) eval(ev *event.Event) bool {
 	}
 	ok := f.matchValues(ev)
 	if f.neq {
-		// A missing field never matches a value, negated or not: neq means "present and different".
-		return !ok && f.present(ev) && f.refsPresent(ev)
+		// A missing (or null) field never matches a value, negated or not: neq means "has a value,
+		// and it is different".
+		return !ok && (f.keyword || f.hasNonNull(ev)) && f.refsPresent(ev)
 	}
 	return ok
 }
@@ -118,9 +119,6 @@ func (f *fieldMatcher) hasNonNull(ev *event.Event) bool {
 }
 
 func (f *fieldMatcher) present(ev *event.Event) bool {
-	if f.keyword {
-		return true
-	}
 	for _, fi := range f.fields {
 		if ev.Has(fi) {
 			return true
@@ -134,8 +132,10 @@ func (f *fieldMatcher) refsPresent(ev *event.Event) bool {
 		return true
 	}
 	for _, fi := range f.refs {
-		if ev.Has(fi) {
-			return true
+		for _, v := range ev.Values(fi) {
+			if v.Kind != event.Null {
+				return true
+			}
 		}
 	}
 	return false

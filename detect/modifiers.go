@@ -69,9 +69,6 @@ func parseModifiers(mods []string) (modifiers, error) {
 			}
 			m.cmp = mod
 		case "re":
-			if m.cmp != "" {
-				return m, fmt.Errorf("modifiers %q and %q cannot be combined", m.cmp, mod)
-			}
 			for _, before := range mods[:i] {
 				if b := strings.ToLower(before); b != "all" && b != "neq" {
 					return m, fmt.Errorf("re must come before %q: a regular expression is matched as written", before)

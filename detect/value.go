@@ -461,33 +461,67 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool, line 
 	return out, nil
 }
 
-// placeholderRE finds %name% placeholders (expand). Names may hold letters, digits, '_', '-'
-// and '.': SigmaHQ's rules-placeholder use `%DC-MACHINE-NAME%`.
-var placeholderRE = regexp.MustCompile(`%([A-Za-z0-9_.\-]+)%`)
+// placeholderSegments splits a value into literal text and %name% placeholders. Names hold
+// letters, digits, '_', '-' and '.' (SigmaHQ's rules-placeholder use `%DC-MACHINE-NAME%`). As the
+// specification says, `\%` is a plain percent sign (unescaped when unescapePercent is set);
+// `\\` is passed through for the wildcard escaping that follows.
+func placeholderSegments(text string, unescapePercent bool) (lits []string, names []string) {
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '\\' && i+1 < len(text) && text[i+1] == '%':
+			if !unescapePercent {
+				b.WriteByte('\\')
+			}
+			b.WriteByte('%')
+			i++
+		case c == '\\' && i+1 < len(text) && text[i+1] == '\\':
+			b.WriteString(`\\`)
+			i++
+		case c == '%':
+			j := i + 1
+			for j < len(text) && isPlaceholderByte(text[j]) {
+				j++
+			}
+			if j < len(text) && text[j] == '%' && j > i+1 {
+				lits = append(lits, b.String())
+				names = append(names, text[i+1:j])
+				b.Reset()
+				i = j
+				continue
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return append(lits, b.String()), names
+}
+
+func isPlaceholderByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
 
 // expand replaces %placeholder% references with every combination of their configured values.
 // A placeholder without configured values leaves nothing (the value matches nothing, with a
 // warning) rather than failing the rule: the rest of the rule still works.
 func (c *compiler) expand(text string, line int) []string {
-	out := []string{""}
-	last := 0
-	for _, loc := range placeholderRE.FindAllStringSubmatchIndex(text, -1) {
-		name := text[loc[2]:loc[3]]
-		vals, ok := c.opts.Placeholders[name]
-		if !ok || len(vals) == 0 {
+	lits, names := placeholderSegments(text, true)
+	out := []string{lits[0]}
+	for i, name := range names {
+		vals := c.opts.Placeholders[name]
+		if len(vals) == 0 {
 			c.warnf("%s:%d: placeholder %%%s%% has no configured values; the value %q matches nothing", c.path, line, name, text)
 			return nil
 		}
 		next := make([]string, 0, len(out)*len(vals))
 		for _, o := range out {
 			for _, v := range vals {
-				next = append(next, o+text[last:loc[0]]+v)
+				next = append(next, o+v+lits[i+1])
 			}
 		}
-		out, last = next, loc[1]
-	}
-	for i := range out {
-		out[i] += text[last:]
+		out = next
 	}
 	return out
 }
@@ -495,22 +529,23 @@ func (c *compiler) expand(text string, line int) []string {
 // expandRegex replaces %placeholder% references in a regular expression with an alternation of
 // their values, taken literally.
 func (c *compiler) expandRegex(src string, line int) (string, bool) {
-	ok := true
-	out := placeholderRE.ReplaceAllStringFunc(src, func(ref string) string {
-		name := ref[1 : len(ref)-1]
+	lits, names := placeholderSegments(src, false)
+	var b strings.Builder
+	b.WriteString(lits[0])
+	for i, name := range names {
 		vals := c.opts.Placeholders[name]
 		if len(vals) == 0 {
 			c.warnf("%s:%d: placeholder %%%s%% has no configured values; the regular expression %q matches nothing", c.path, line, name, src)
-			ok = false
-			return ref
+			return "", false
 		}
 		quoted := make([]string, len(vals))
-		for i, v := range vals {
-			quoted[i] = regexp.QuoteMeta(v)
+		for j, v := range vals {
+			quoted[j] = regexp.QuoteMeta(v)
 		}
-		return "(?:" + strings.Join(quoted, "|") + ")"
-	})
-	return out, ok
+		b.WriteString("(?:" + strings.Join(quoted, "|") + ")")
+		b.WriteString(lits[i+1])
+	}
+	return b.String(), true
 }
 
 // transform applies one value transformation to every pattern.
