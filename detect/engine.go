@@ -52,10 +52,11 @@ type Engine struct {
 	Warnings []string // compiled, but worth a look
 
 	limits        event.Limits
-	always        []*route // routes checked on every event
-	globals       []*route // rules without a mapped logsource, one route per product
-	dispatchField int
-	dispatch      map[string][]*route // routes pinned to a value of dispatchField
+	live             routeTable // routes with rules
+	idle             routeTable // routes without rules, when globals need event products
+	globals          []*route   // rules without a mapped logsource, one route per product
+	globalsByProduct bool       // some global route names a product
+	dispatchField    int        // the event field routes are pinned to (-1: none)
 	maxVariants   int
 	maxClauses    int
 	conditions    int    // distinct compiled conditions
@@ -64,8 +65,10 @@ type Engine struct {
 
 type route struct {
 	src      *Logsource // nil: a route of rules without a mapped logsource
-	product  string     // for those: the product the rules name ("" for none)
+	product  string     // lower case: the entry's product, or the product the unmapped rules name
+	topics   []string   // only records from these topics; none: any record
 	cond     node       // nil: every event
+	pins     map[string][]string // event field → the folded values cond requires it to equal
 	variants []variant
 	index    *index
 }
@@ -92,7 +95,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	globals := map[string]*route{}
 	var routes []*route
 	for i := range srcs {
-		r := &route{src: &srcs[i]}
+		r := &route{src: &srcs[i], product: strings.ToLower(srcs[i].Product), topics: srcs[i].Topics}
 		if len(srcs[i].Conditions.Maps) > 0 || srcs[i].Conditions.Keywords != nil {
 			c := &compiler{schema: e.Schema, opts: &Options{}, path: srcs[i].Path, warnings: &e.Warnings}
 			n, err := c.compileSearch(srcs[i].Conditions)
@@ -101,6 +104,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 				continue
 			}
 			r.cond = n
+			r.pins = srcs[i].pins(func(f string) []string { return []string{f} })
 		}
 		routes = append(routes, r)
 	}
@@ -203,11 +207,40 @@ func mappingKey(m map[string]string) string {
 	return strings.Join(keys, "\x01")
 }
 
-// buildRoutes drops empty routes, builds their indexes and the dispatch table.
+// routeTable finds the routes whose conditions an event meets.
+type routeTable struct {
+	always   []*route            // conditions checked on every event
+	dispatch map[string][]*route // routes pinned to a value of Engine.dispatchField
+}
+
+// collect appends to out the routes of t that accept the event read from topic.
+func (t *routeTable) collect(ev *event.Event, dispatchField int, topic string, out []*route) []*route {
+	for _, r := range t.always {
+		if r.accepts(topic) && (r.cond == nil || r.cond.eval(ev)) {
+			out = append(out, r)
+		}
+	}
+	if dispatchField >= 0 && len(t.dispatch) > 0 {
+		for _, v := range ev.Values(dispatchField) {
+			for _, r := range t.dispatch[string(v.Lower)] {
+				if r.accepts(topic) && r.cond.eval(ev) {
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// buildRoutes builds the indexes of the routes with rules, the tables that find them, and the
+// table of routes without rules (which still tell an event's product: see MatchDecodedTopic).
 func (e *Engine) buildRoutes(all []*route, noIndex bool) {
-	var live []*route
+	var live, idle []*route
 	for _, r := range all {
 		if len(r.variants) == 0 {
+			if r.src != nil {
+				idle = append(idle, r)
+			}
 			continue
 		}
 		r.index = buildIndex(r.variants, noIndex)
@@ -215,17 +248,12 @@ func (e *Engine) buildRoutes(all []*route, noIndex bool) {
 		e.maxClauses = max(e.maxClauses, len(r.index.clauseVar))
 		live = append(live, r)
 	}
-	// Dispatch on the field that pins the most routes (EventID for Windows): one map lookup per
-	// event replaces checking each route's conditions.
+	// Dispatch on the event field that pins the most routes (EventID for Windows): one map lookup
+	// per event replaces checking each route's conditions.
 	counts := map[string]int{}
-	for _, r := range live {
-		if r.src == nil || len(r.src.Conditions.Maps) != 1 {
-			continue
-		}
-		for _, f := range r.src.Conditions.Maps[0] {
-			if _, ok := r.src.dispatchKeys(f.Field); ok {
-				counts[f.Field]++
-			}
+	for _, r := range append(live[:len(live):len(live)], idle...) {
+		for f := range r.pins {
+			counts[f]++
 		}
 	}
 	best, bestN := "", 1
@@ -236,22 +264,33 @@ func (e *Engine) buildRoutes(all []*route, noIndex bool) {
 	}
 	if best != "" {
 		e.dispatchField = e.Schema.Add(best)
-		e.dispatch = map[string][]*route{}
+	}
+	add := func(t *routeTable, r *route) {
+		if keys, ok := r.pins[best]; ok && best != "" {
+			if t.dispatch == nil {
+				t.dispatch = map[string][]*route{}
+			}
+			for _, k := range keys {
+				t.dispatch[k] = append(t.dispatch[k], r)
+			}
+			return
+		}
+		t.always = append(t.always, r)
 	}
 	for _, r := range live {
 		if r.src == nil {
 			e.globals = append(e.globals, r)
+			if r.product != "" {
+				e.globalsByProduct = true
+			}
 			continue
 		}
-		if best != "" {
-			if keys, ok := r.src.dispatchKeys(best); ok {
-				for _, k := range keys {
-					e.dispatch[k] = append(e.dispatch[k], r)
-				}
-				continue
-			}
+		add(&e.live, r)
+	}
+	if e.globalsByProduct {
+		for _, r := range idle {
+			add(&e.idle, r)
 		}
-		e.always = append(e.always, r)
 	}
 }
 
@@ -266,6 +305,7 @@ type Matcher struct {
 	triedIDs []int32
 	out      []int
 	routes   []*route
+	idle     []*route
 	products []string
 }
 
@@ -283,16 +323,39 @@ func (e *Engine) NewMatcher() *Matcher {
 func (m *Matcher) Engine() *Engine { return m.eng }
 
 // Match decodes raw and returns the indexes (into Engine.Rules, ascending) of the rules it
-// matches. The result and m.Event stay valid until the next call.
+// matches. The result and m.Event stay valid until the next call. The record has no topic:
+// logsource entries restricted to topics do not apply (see MatchTopic).
 func (m *Matcher) Match(raw []byte) ([]int, error) {
+	return m.MatchTopic("", raw)
+}
+
+// MatchTopic is Match for a record read from a Kafka topic: logsource entries restricted to
+// topics apply only to records of those topics.
+func (m *Matcher) MatchTopic(topic string, raw []byte) ([]int, error) {
 	if err := m.eng.Schema.Decode(raw, &m.Event, m.eng.limits); err != nil {
 		return nil, err
 	}
-	return m.MatchDecoded(), nil
+	return m.MatchDecodedTopic(topic), nil
 }
 
-// MatchDecoded evaluates the already decoded m.Event.
-func (m *Matcher) MatchDecoded() []int {
+// MatchDecoded evaluates the already decoded m.Event (a record without a topic).
+func (m *Matcher) MatchDecoded() []int { return m.MatchDecodedTopic("") }
+
+// accepts reports whether a record of topic may be routed to r.
+func (r *route) accepts(topic string) bool {
+	if len(r.topics) == 0 {
+		return true
+	}
+	for _, t := range r.topics {
+		if t == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchDecodedTopic evaluates the already decoded m.Event, read from topic.
+func (m *Matcher) MatchDecodedTopic(topic string) []int {
 	for _, r := range m.out {
 		m.matched[r>>6] = 0
 	}
@@ -303,34 +366,32 @@ func (m *Matcher) MatchDecoded() []int {
 	m.triedIDs = m.triedIDs[:0]
 	ev := &m.Event
 	e := m.eng
-	m.routes = m.routes[:0]
-	for _, r := range e.always {
-		if r.cond == nil || r.cond.eval(ev) {
-			m.routes = append(m.routes, r)
-		}
-	}
-	if e.dispatchField >= 0 {
-		for _, v := range ev.Values(e.dispatchField) {
-			for _, r := range e.dispatch[string(v.Lower)] {
-				if r.cond.eval(ev) {
-					m.routes = append(m.routes, r)
-				}
-			}
-		}
-	}
+	m.routes = e.live.collect(ev, e.dispatchField, topic, m.routes[:0])
 	// An event some logsource entry recognised is of that entry's product: rules without a mapped
 	// logsource run on it only when they name no product or the same one. Unrecognised events
-	// get them all.
+	// get them all. Entries without rules still recognise events.
 	m.products = m.products[:0]
 	for _, r := range m.routes {
 		m.runRoute(r)
-		if !slices.Contains(m.products, r.src.Product) {
-			m.products = append(m.products, r.src.Product)
+		if !slices.Contains(m.products, r.product) {
+			m.products = append(m.products, r.product)
 		}
 	}
-	for _, g := range e.globals {
-		if len(m.routes) == 0 || g.product == "" || slices.Contains(m.products, g.product) {
-			m.runRoute(g)
+	if len(e.globals) > 0 {
+		recognised := len(m.routes) > 0
+		if !recognised && e.globalsByProduct {
+			m.idle = e.idle.collect(ev, e.dispatchField, topic, m.idle[:0])
+			for _, r := range m.idle {
+				if !slices.Contains(m.products, r.product) {
+					m.products = append(m.products, r.product)
+				}
+			}
+			recognised = len(m.idle) > 0
+		}
+		for _, g := range e.globals {
+			if !recognised || g.product == "" || slices.Contains(m.products, g.product) {
+				m.runRoute(g)
+			}
 		}
 	}
 	if len(m.out) > 1 {

@@ -1,8 +1,11 @@
 package detect
 
 import (
+	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -18,6 +21,7 @@ type Logsource struct {
 	Category      string
 	Product       string
 	Service       string
+	Topics        []string          // only records from these Kafka topics; none: any record
 	Conditions    rules.Search      // events must match this search; no maps: every event
 	FieldMappings map[string]string // rule field → event field, for this source only
 	Path          string
@@ -45,33 +49,49 @@ func LoadLogsources(path string) ([]Logsource, error) {
 	return ParseLogsources(path, data)
 }
 
-// ParseLogsources parses a routing file.
+// logsourceEntry is one entry of a routing file.
+type logsourceEntry struct {
+	Name          string            `yaml:"name"`
+	Category      string            `yaml:"category"`
+	Product       string            `yaml:"product"`
+	Service       string            `yaml:"service"`
+	Topics        []string          `yaml:"topics"`
+	Conditions    yaml.Node         `yaml:"conditions"`
+	FieldMappings map[string]string `yaml:"fieldmappings"`
+}
+
+// ParseLogsources parses a routing file: a `logsources:` list of entries. Unknown keys are
+// errors, with their line.
 func ParseLogsources(path string, data []byte) ([]Logsource, error) {
 	var doc struct {
-		Logsources []struct {
-			Name          string            `yaml:"name"`
-			Category      string            `yaml:"category"`
-			Product       string            `yaml:"product"`
-			Service       string            `yaml:"service"`
-			Conditions    yaml.Node         `yaml:"conditions"`
-			FieldMappings map[string]string `yaml:"fieldmappings"`
-		} `yaml:"logsources"`
+		Logsources []logsourceEntry `yaml:"logsources"`
+	}
+	if err := decodeStrict(data, &doc); err != nil {
+		return nil, yamlFileError(path, err)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, yamlFileError(path, err)
 	}
-	if err := root.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
+	lines := entryLines(&root, "logsources")
+	return logsourcesFrom(path, doc.Logsources, lines)
+}
+
+// logsourcesFrom checks decoded routing entries; lines holds each entry's line.
+func logsourcesFrom(path string, entries []logsourceEntry, lines []int) ([]Logsource, error) {
 	var out []Logsource
-	for i, e := range doc.Logsources {
+	for i, e := range entries {
 		line := 0
-		if e.Conditions.Kind != 0 {
-			line = e.Conditions.Line
+		if i < len(lines) {
+			line = lines[i]
 		}
 		ls := Logsource{Name: e.Name, Category: e.Category, Product: e.Product, Service: e.Service,
-			FieldMappings: e.FieldMappings, Path: path, Line: line}
+			Topics: e.Topics, FieldMappings: e.FieldMappings, Path: path, Line: line}
+		for _, t := range e.Topics {
+			if t == "" {
+				return nil, rules.Errorf(path, line, "logsource %q: empty topic name", e.Name)
+			}
+		}
 		if ls.Name == "" {
 			ls.Name = fmt.Sprintf("logsource_%d", i+1)
 		}
@@ -79,7 +99,7 @@ func ParseLogsources(path string, data []byte) ([]Logsource, error) {
 			return nil, rules.Errorf(path, line, "logsource %q names no category, product or service", ls.Name)
 		}
 		if e.Conditions.Kind != 0 {
-			key := &yaml.Node{Kind: yaml.ScalarNode, Value: ls.Name, Line: line}
+			key := &yaml.Node{Kind: yaml.ScalarNode, Value: ls.Name, Line: e.Conditions.Line}
 			s, err := rules.ParseSearch(path, key, &e.Conditions)
 			if err != nil {
 				return nil, err
@@ -91,6 +111,51 @@ func ParseLogsources(path string, data []byte) ([]Logsource, error) {
 	return out, nil
 }
 
+// decodeStrict decodes YAML into v, rejecting unknown keys.
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// yamlFileError positions a yaml.v3 error ("yaml: line N: msg", or a type error listing lines).
+func yamlFileError(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	var line int
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		return rules.Errorf(path, line, "%s", strings.TrimSpace(msg[strings.Index(msg, ":")+1:]))
+	}
+	return rules.Errorf(path, 0, "%s", msg)
+}
+
+// entryLines returns the line of each item of the top-level list under key.
+func entryLines(root *yaml.Node, key string) []int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.SequenceNode {
+			var lines []int
+			for _, item := range n.Content[i+1].Content {
+				lines = append(lines, item.Line)
+			}
+			return lines
+		}
+	}
+	return nil
+}
+
 // serves reports whether a rule with logsource want runs on this source: every attribute the
 // rule names must be named here with the same value.
 func (l *Logsource) serves(want sigma.Logsource) bool {
@@ -100,24 +165,34 @@ func (l *Logsource) serves(want sigma.Logsource) bool {
 	return eq(want.Category, l.Category) && eq(want.Product, l.Product) && eq(want.Service, l.Service)
 }
 
-// dispatchKeys returns the values field must equal for an event to match this source, when the
-// conditions pin it to a list of plain values.
-func (l *Logsource) dispatchKeys(field string) ([]string, bool) {
+// pins returns, per event field, the values the conditions require it to equal (fields of a
+// one-map condition with plain values and no modifiers). eventField maps a condition field to
+// the event field(s) holding it; fields mapped to several are left out.
+func (l *Logsource) pins(eventField func(string) []string) map[string][]string {
 	if len(l.Conditions.Maps) != 1 {
-		return nil, false
+		return nil
 	}
+	out := map[string][]string{}
+next:
 	for _, f := range l.Conditions.Maps[0] {
-		if f.Field != field || len(f.Modifiers) > 0 {
+		if len(f.Modifiers) > 0 {
+			continue
+		}
+		names := eventField(f.Field)
+		if len(names) != 1 {
 			continue
 		}
 		var keys []string
 		for _, v := range f.Values {
-			if v.IsNull() || strings.ContainsAny(v.Text, `*?\`) {
-				return nil, false
+			// Numbers pin only in canonical decimal form: 0x10 equals the event's 16 as a
+			// number, which a map lookup on the text would miss.
+			if v.IsNull() || strings.ContainsAny(v.Text, `*?\`) || v.Tag == "!!float" ||
+				(v.Tag == "!!int" && canonicalInteger(v.Text) != v.Text) {
+				continue next
 			}
 			keys = append(keys, foldString(v.Text))
 		}
-		return keys, true
+		out[names[0]] = keys
 	}
-	return nil, false
+	return out
 }
