@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	sigma "github.com/bradleyjkemp/sigma-go"
+
 	"github.com/vigil-detect/vigil/event"
 	"github.com/vigil-detect/vigil/rules"
 )
@@ -165,11 +167,12 @@ func (f *fieldMatcher) anyValue(ev *event.Event, vm valueMatcher) bool {
 
 // compiler turns one rule into a condition tree for one route (whose field mapping it applies).
 type compiler struct {
-	schema   *event.Schema
-	opts     *Options
-	route    *route
-	path     string
-	warnings *[]string
+	schema    *event.Schema
+	opts      *Options
+	route     *route
+	path      string
+	warnings  *[]string
+	logsource sigma.Logsource // of the rule (or filter) being compiled, for field mapping conditions
 }
 
 func (c *compiler) warnf(format string, args ...any) {
@@ -202,11 +205,21 @@ func (c *compiler) errorf(line int, format string, args ...any) error {
 	return rules.Errorf(c.path, line, format, args...)
 }
 
-// compileRule builds the condition tree of a detection rule.
-func (c *compiler) compileRule(r *rules.Rule) (node, error) {
+// compileRule builds the condition tree of a detection rule, with the filters that apply to it.
+func (c *compiler) compileRule(r *rules.Rule, filters []*filter) (node, error) {
+	n, err := c.compileDetection(r.Detection, "")
+	if err != nil {
+		return nil, err
+	}
+	return c.applyFilters(n, filters)
+}
+
+// compileDetection compiles search identifiers and conditions; prefix qualifies the search names
+// in explanations (a filter's).
+func (c *compiler) compileDetection(d rules.Detection, prefix string) (node, error) {
 	searches := map[string]node{}
 	var names []string
-	for _, s := range r.Detection.Searches {
+	for _, s := range d.Searches {
 		if _, dup := searches[s.Name]; dup {
 			return nil, c.errorf(s.Line, "search identifier %q defined twice", s.Name)
 		}
@@ -214,18 +227,18 @@ func (c *compiler) compileRule(r *rules.Rule) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		searches[s.Name] = &searchNode{name: s.Name, x: n}
+		searches[s.Name] = &searchNode{name: prefix + s.Name, x: n}
 		names = append(names, s.Name)
 	}
 	var conds orNode
-	for _, src := range r.Detection.Conditions {
+	for _, src := range d.Conditions {
 		expr, err := parseCondition(src)
 		if err != nil {
-			return nil, c.errorf(r.Detection.ConditionLine, "%v", err)
+			return nil, c.errorf(d.ConditionLine, "%v", err)
 		}
 		n, err := c.resolveCondition(expr, searches, names)
 		if err != nil {
-			return nil, c.errorf(r.Detection.ConditionLine, "condition %q: %v", src, err)
+			return nil, c.errorf(d.ConditionLine, "condition %q: %v", src, err)
 		}
 		conds = append(conds, n)
 	}

@@ -28,6 +28,8 @@ type Options struct {
 	FieldMap func(field string) []string
 	// Placeholders gives the values of %name% placeholders for the expand modifier.
 	Placeholders map[string][]string
+	// Filters are Sigma filter rules, applied to the rules they name (see filter.go).
+	Filters []*rules.Filter
 	// NoIndex evaluates every routed rule on every event: slower, for checking the index.
 	NoIndex bool
 	// Schema receives the fields rules reference; nil creates one. Sharing it lets other stages
@@ -40,8 +42,9 @@ type Options struct {
 // Rule is a compiled detection rule.
 type Rule struct {
 	*rules.Rule
-	Index  int      // position in Engine.Rules
-	Routes []string // logsource entries it runs on; empty: every event
+	Index   int      // position in Engine.Rules
+	Routes  []string // logsource entries it runs on; empty: every event
+	Filters []string // filter rules applied to it (id, else name, else title)
 }
 
 // Engine is an immutable compiled rule set, shared by all Matchers.
@@ -51,23 +54,23 @@ type Engine struct {
 	Errors   []error  // rules that did not compile (they are left out)
 	Warnings []string // compiled, but worth a look
 
-	limits        event.Limits
+	limits           event.Limits
 	live             routeTable // routes with rules
 	idle             routeTable // routes without rules, when globals need event products
 	globals          []*route   // rules without a mapped logsource, one route per product
 	globalsByProduct bool       // some global route names a product
 	dispatchField    int        // the event field routes are pinned to (-1: none)
-	maxVariants   int
-	maxClauses    int
-	conditions    int    // distinct compiled conditions
-	conds         []node // per rule, the condition of its first variant (for explain)
+	maxVariants      int
+	maxClauses       int
+	conditions       int    // distinct compiled conditions
+	conds            []node // per rule, the condition of its first variant (for explain)
 }
 
 type route struct {
-	src      *Logsource // nil: a route of rules without a mapped logsource
-	product  string     // lower case: the entry's product, or the product the unmapped rules name
-	topics   []string   // only records from these topics; none: any record
-	cond     node       // nil: every event
+	src      *Logsource          // nil: a route of rules without a mapped logsource
+	product  string              // lower case: the entry's product, or the product the unmapped rules name
+	topics   []string            // only records from these topics; none: any record
+	cond     node                // nil: every event
 	pins     map[string][]string // event field → the folded values cond requires it to equal
 	variants []variant
 	index    *index
@@ -109,8 +112,10 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 		routes = append(routes, r)
 	}
 
+	filters := e.prepareFilters(opts.Filters, &opts)
 	condID := int32(-1)
 	for _, rr := range rs {
+		applied := e.filtersFor(rr, filters)
 		var targets []*route
 		for _, r := range routes {
 			if r.src.serves(rr.Logsource) {
@@ -144,9 +149,9 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 			n, ok := shared[key]
 			if !ok {
 				condID++
-				c := &compiler{schema: e.Schema, opts: &opts, route: r, path: rr.Path, warnings: &e.Warnings}
+				c := &compiler{schema: e.Schema, opts: &opts, route: r, path: rr.Path, warnings: &e.Warnings, logsource: rr.Logsource}
 				var err error
-				if n, err = c.compileRule(rr); err != nil {
+				if n, err = c.compileRule(rr, applied); err != nil {
 					failed = err
 					break
 				}
@@ -165,9 +170,15 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 		for i, r := range targets {
 			r.variants = append(r.variants, variant{rule: idx, condID: condIDs[i], cond: conds[i]})
 		}
-		e.Rules = append(e.Rules, &Rule{Rule: rr, Index: int(idx), Routes: names})
+		var filterNames []string
+		for _, f := range applied {
+			filterNames = append(filterNames, f.label())
+		}
+		e.Rules = append(e.Rules, &Rule{Rule: rr, Index: int(idx), Routes: names, Filters: filterNames})
 		e.conds = append(e.conds, conds[0])
 	}
+
+	e.warnUnusedFilters(filters)
 
 	products := make([]string, 0, len(globals))
 	for p := range globals {

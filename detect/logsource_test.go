@@ -141,11 +141,11 @@ func TestTopicRoutingAllocatesNothing(t *testing.T) {
 
 func TestRoutingFileErrors(t *testing.T) {
 	cases := map[string]string{
-		"logsources:\n  - name: a\n    category: x\n    topic: [t]\n":                 "custom.yml:4: field topic not found",
-		"logsources:\n  - name: a\n    conditions: {EventID: 1}\n":                   "custom.yml:2: logsource \"a\" names no category, product or service",
-		"logsources:\n  - name: a\n    category: x\n    conditions: {E|nope: 1}\n":   "unknown modifier",
-		"logsources:\n  - name: a\n    category: x\n    topics: ['']\n":              "custom.yml:2: logsource \"a\": empty topic name",
-		"logsources: [\n":                                                           "custom.yml:",
+		"logsources:\n  - name: a\n    category: x\n    topic: [t]\n":              "custom.yml:4: field topic not found",
+		"logsources:\n  - name: a\n    conditions: {EventID: 1}\n":                 "custom.yml:2: logsource \"a\" names no category, product or service",
+		"logsources:\n  - name: a\n    category: x\n    conditions: {E|nope: 1}\n": "unknown modifier",
+		"logsources:\n  - name: a\n    category: x\n    topics: ['']\n":            "custom.yml:2: logsource \"a\": empty topic name",
+		"logsources: [\n": "custom.yml:",
 		"logsources:\n  - name: a\n    category: x\n    conditions: {EventID: []}\n": "empty value list",
 	}
 	for src, want := range cases {

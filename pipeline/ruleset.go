@@ -51,6 +51,7 @@ func Compile(set *rules.Set, opt RuleOptions) *Ruleset {
 		opt.Detect.Schema = event.NewSchema()
 	}
 	rs := &Ruleset{Set: set, Loaded: time.Now()}
+	opt.Detect.Filters = append(opt.Detect.Filters[:len(opt.Detect.Filters):len(opt.Detect.Filters)], set.Filters...)
 	rs.Detect = detect.Compile(set.Rules, opt.Detect)
 	schema := rs.Detect.Schema
 	ef := alert.DefaultEntityFields()

@@ -229,7 +229,7 @@ func (r *Runner) evaluate(rs *Ruleset, m *detect.Matcher, conv converters, rec *
 		}
 		converted = true
 	}
-	hits, err := m.Match(raw)
+	hits, err := m.MatchTopic(rec.Topic, raw)
 	if err != nil {
 		return reject(rec, err)
 	}

@@ -97,6 +97,14 @@ type Correlation struct {
 type Filter struct {
 	Meta
 	Node *yaml.Node // the `filter` section
+
+	// Rules names the rules the filter applies to, by id or name. AllRules is set when the
+	// section says `rules: any` (or `all`, or an empty list): every rule of the filter's
+	// logsource.
+	Rules    []string
+	AllRules bool
+	// Detection holds the filter's search identifiers and its single condition.
+	Detection Detection
 }
 
 // Set is everything read from some paths.

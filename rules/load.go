@@ -195,7 +195,11 @@ func (s *Set) addDoc(path string, doc *yaml.Node) error {
 	case sections["correlation"] != nil:
 		s.Correlations = append(s.Correlations, &Correlation{Meta: m, Node: sections["correlation"]})
 	case sections["filter"] != nil:
-		s.Filters = append(s.Filters, &Filter{Meta: m, Node: sections["filter"]})
+		f := &Filter{Meta: m, Node: sections["filter"]}
+		if err := parseFilter(path, doc, f); err != nil {
+			return err
+		}
+		s.Filters = append(s.Filters, f)
 	default:
 		return Errorf(path, doc.Line, "not a Sigma rule: no detection, correlation or filter section")
 	}
