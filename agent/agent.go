@@ -77,10 +77,20 @@ func RuleOptions(cfg *config.Config) (pipeline.RuleOptions, error) {
 	if cfg.BuiltinLogsources == nil || *cfg.BuiltinLogsources {
 		routing = append(routing, detect.BuiltinLogsources()...)
 	}
+	var mappings []*detect.FieldMapping
+	for _, p := range cfg.FieldMappings {
+		m, err := detect.LoadFieldMapping(p)
+		if err != nil {
+			return opts, fmt.Errorf("field_mappings: %w", err)
+		}
+		mappings = append(mappings, m)
+	}
+	detect.SortFieldMappings(mappings)
 	opts.Detect = detect.Options{
-		Logsources:   routing,
-		NoRouting:    len(routing) == 0,
-		Placeholders: cfg.Placeholders,
+		Logsources:    routing,
+		NoRouting:     len(routing) == 0,
+		FieldMappings: mappings,
+		Placeholders:  cfg.Placeholders,
 		Limits:       event.Limits{MaxBytes: maxEventBytes(cfg), MaxDepth: cfg.Pipeline.MaxDepth},
 	}
 	opts.TimeFields = cfg.TimeFields

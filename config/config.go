@@ -25,6 +25,7 @@ type Config struct {
 	Logsources        []string            `yaml:"logsources"`
 	BuiltinLogsources *bool               `yaml:"builtin_logsources"`
 	Placeholders      map[string][]string `yaml:"placeholders"`
+	FieldMappings     []string            `yaml:"field_mappings"`
 	TimeFields        []string            `yaml:"time_fields"`
 	Kafka             Kafka               `yaml:"kafka"`
 	Inputs            []Input             `yaml:"inputs"`

@@ -181,24 +181,29 @@ func (c *compiler) warnf(format string, args ...any) {
 
 // eventFields maps a rule field name to the event fields it reads, registering them.
 func (c *compiler) eventFields(name string) []int {
-	names := []string{name}
-	if c.opts.FieldMap != nil {
-		if mapped := c.opts.FieldMap(name); len(mapped) > 0 {
-			names = append([]string(nil), mapped...)
-		}
-	}
-	if c.route != nil && c.route.src != nil {
-		for i, n := range names {
-			if to, ok := c.route.src.FieldMappings[n]; ok {
-				names[i] = to
-			}
-		}
-	}
+	names := c.eventFieldNames(name)
 	out := make([]int, len(names))
 	for i, n := range names {
 		out[i] = c.schema.Add(n)
 	}
 	return out
+}
+
+// eventFieldNames maps a rule field name: Options.FieldMap when it answers; else the route's own
+// field mappings (Security 4688's Image → NewProcessName), then the field mapping pipelines for
+// the rule's logsource (several names are ORed).
+func (c *compiler) eventFieldNames(name string) []string {
+	if c.opts.FieldMap != nil {
+		if mapped := c.opts.FieldMap(name); len(mapped) > 0 {
+			return mapped
+		}
+	}
+	if c.route != nil && c.route.src != nil {
+		if to, ok := c.route.src.FieldMappings[name]; ok {
+			name = to
+		}
+	}
+	return mapField(c.opts.FieldMappings, c.logsource, name)
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) error {

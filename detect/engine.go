@@ -23,8 +23,12 @@ type Options struct {
 	Logsources []Logsource
 	// NoRouting runs every rule on every event, ignoring logsources.
 	NoRouting bool
-	// FieldMap renames a rule field to the event field(s) holding it (several are ORed); nil or
-	// an empty result keeps the name.
+	// FieldMappings are field mapping pipelines (see FieldMapping), applied in order to the
+	// fields rules and routing conditions name. Their vars are placeholder values (Placeholders
+	// take precedence).
+	FieldMappings []*FieldMapping
+	// FieldMap, when it returns names for a rule field, overrides every other mapping: the
+	// event field(s) holding it (several are ORed).
 	FieldMap func(field string) []string
 	// Placeholders gives the values of %name% placeholders for the expand modifier.
 	Placeholders map[string][]string
@@ -88,6 +92,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	if e.Schema == nil {
 		e.Schema = event.NewSchema()
 	}
+	opts.Placeholders = mergePlaceholders(opts.FieldMappings, opts.Placeholders)
 	srcs := opts.Logsources
 	if srcs == nil && !opts.NoRouting {
 		srcs = BuiltinLogsources()
@@ -100,14 +105,17 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	for i := range srcs {
 		r := &route{src: &srcs[i], product: strings.ToLower(srcs[i].Product), topics: srcs[i].Topics}
 		if len(srcs[i].Conditions.Maps) > 0 || srcs[i].Conditions.Keywords != nil {
-			c := &compiler{schema: e.Schema, opts: &Options{}, path: srcs[i].Path, warnings: &e.Warnings}
+			// Routing conditions name fields as rules do (Channel, EventID): the pipelines map
+			// them too, for the entry's own logsource.
+			ls := srcs[i].logsource()
+			c := &compiler{schema: e.Schema, opts: &Options{FieldMappings: opts.FieldMappings}, path: srcs[i].Path, warnings: &e.Warnings, logsource: ls}
 			n, err := c.compileSearch(srcs[i].Conditions)
 			if err != nil {
 				e.Errors = append(e.Errors, fmt.Errorf("logsource %s: %w", srcs[i].Name, err))
 				continue
 			}
 			r.cond = n
-			r.pins = srcs[i].pins(func(f string) []string { return []string{f} })
+			r.pins = srcs[i].pins(func(f string) []string { return mapField(opts.FieldMappings, ls, f) })
 		}
 		routes = append(routes, r)
 	}
@@ -191,6 +199,20 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	e.conditions = int(condID + 1)
 	e.buildRoutes(routes, opts.NoIndex)
 	return e
+}
+
+// mergePlaceholders adds the pipelines' vars to the configured placeholders (which win).
+func mergePlaceholders(ps []*FieldMapping, configured map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range ps {
+		for k, v := range p.Vars {
+			out[k] = v
+		}
+	}
+	for k, v := range configured {
+		out[k] = v
+	}
+	return out
 }
 
 func logsourceString(cat, prod, svc string) string {

@@ -162,16 +162,16 @@ func TestFilterUsesTheRouteFieldMapping(t *testing.T) {
 
 func TestFilterErrors(t *testing.T) {
 	cases := map[string]string{
-		"title: f\nfilter:\n  rules: any\n  s: {A: x}\n  condition: s\n":                                     "filter.yml:1: filter \"f\": a filter needs a logsource",
+		"title: f\nfilter:\n  rules: any\n  s: {A: x}\n  condition: s\n":                                      "filter.yml:1: filter \"f\": a filter needs a logsource",
 		"title: f\nlogsource: {product: windows}\nfilter:\n  s: {A: x}\n  condition: s\n":                     "filter.yml:4: filter \"f\": a filter needs rules",
 		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  condition: s\n":                    "a filter needs at least one search identifier",
-		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A: x}\n":                        "has no condition",
-		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A: x}\n  condition: [s, s]\n": "filter.yml:6: filter \"f\": the condition must be one string",
+		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A: x}\n":                       "has no condition",
+		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A: x}\n  condition: [s, s]\n":  "filter.yml:6: filter \"f\": the condition must be one string",
 		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: {a: b}\n  s: {A: x}\n  condition: s\n":    "filter.yml:4: filter \"f\": rules must be",
-		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A|nope: x}\n  condition: s\n":   "filter.yml:5: field \"A|nope\": unknown modifier",
+		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A|nope: x}\n  condition: s\n":  "filter.yml:5: field \"A|nope\": unknown modifier",
 		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A: x}\n  condition: s and t\n": "filter.yml:6: condition \"s and t\": search identifier \"t\" is not defined",
 		"title: f\nlogsource: {product: windows}\nfilter:\n  rules: any\n  s: {A: x}\n  condition: s or\n":    "filter.yml:6: filter \"f\": condition \"s or\": unexpected end",
-		"title: f\nlogsource: {product: windows}\nfilter: [1]\n":                                                  "filter.yml:3: filter \"f\": the filter section must be a mapping",
+		"title: f\nlogsource: {product: windows}\nfilter: [1]\n":                                              "filter.yml:3: filter \"f\": the filter section must be a mapping",
 	}
 	for src, want := range cases {
 		set := &rules.Set{}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 
 	sigma "github.com/bradleyjkemp/sigma-go"
 	"gopkg.in/yaml.v3"
@@ -31,13 +33,20 @@ type Logsource struct {
 //go:embed logsources_windows.yaml
 var windowsLogsources []byte
 
-// BuiltinLogsources returns Vigil's routing table for Windows events in the SigmaHQ shape.
+// parsedWindowsLogsources parses the embedded table once: every Compile without a routing
+// option uses it.
+var parsedWindowsLogsources = sync.OnceValues(func() ([]Logsource, error) {
+	return ParseLogsources("builtin:logsources_windows.yaml", windowsLogsources)
+})
+
+// BuiltinLogsources returns Vigil's routing table for Windows events in the SigmaHQ shape (a
+// fresh slice; its entries share read-only conditions).
 func BuiltinLogsources() []Logsource {
-	ls, err := ParseLogsources("builtin:logsources_windows.yaml", windowsLogsources)
+	ls, err := parsedWindowsLogsources()
 	if err != nil {
 		panic(err) // the embedded table is tested
 	}
-	return ls
+	return slices.Clone(ls)
 }
 
 // LoadLogsources reads a routing file (the format of logsources_windows.yaml).
@@ -121,13 +130,22 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// yamlFileError positions a yaml.v3 error ("yaml: line N: msg", or a type error listing lines).
-func yamlFileError(path string, err error) error {
+// yamlMessage is a yaml.v3 error's first message, without Go type names.
+func yamlMessage(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
+	if i := strings.Index(msg, " in type "); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
+}
+
+// yamlFileError positions a yaml.v3 error ("yaml: line N: msg", or a type error listing lines).
+func yamlFileError(path string, err error) error {
+	msg := yamlMessage(err)
 	var line int
 	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
 		return rules.Errorf(path, line, "%s", strings.TrimSpace(msg[strings.Index(msg, ":")+1:]))
@@ -154,6 +172,11 @@ func entryLines(root *yaml.Node, key string) []int {
 		}
 	}
 	return nil
+}
+
+// logsource is the Sigma logsource the entry serves.
+func (l *Logsource) logsource() sigma.Logsource {
+	return sigma.Logsource{Category: l.Category, Product: l.Product, Service: l.Service}
 }
 
 // serves reports whether a rule with logsource want runs on this source: every attribute the
