@@ -91,7 +91,7 @@ func RuleOptions(cfg *config.Config) (pipeline.RuleOptions, error) {
 		NoRouting:     len(routing) == 0,
 		FieldMappings: mappings,
 		Placeholders:  cfg.Placeholders,
-		Limits:       event.Limits{MaxBytes: maxEventBytes(cfg), MaxDepth: cfg.Pipeline.MaxDepth},
+		Limits:        event.Limits{MaxBytes: maxEventBytes(cfg), MaxDepth: cfg.Pipeline.MaxDepth},
 	}
 	opts.TimeFields = cfg.TimeFields
 	return opts, nil
