@@ -94,6 +94,7 @@ func RuleOptions(cfg *config.Config) (pipeline.RuleOptions, error) {
 		Limits:        event.Limits{MaxBytes: maxEventBytes(cfg), MaxDepth: cfg.Pipeline.MaxDepth},
 	}
 	opts.TimeFields = cfg.TimeFields
+	opts.Explain = cfg.Explain
 	return opts, nil
 }
 

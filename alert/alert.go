@@ -33,6 +33,9 @@ type Alert struct {
 	Enrichment  *Enrichment       `json:"enrichment,omitempty"`
 	Count       int               `json:"count,omitempty"` // merged duplicates (suppression), when > 1
 	Source      *Source           `json:"source,omitempty"`
+	// Explain says which selections and values matched (detections, when asked for: `vigil
+	// eval --explain`).
+	Explain json.RawMessage `json:"explain,omitempty"`
 
 	// Fields holds the event fields later stages read (correlation group-by and value fields),
 	// extracted while the event was decoded. Not serialised.

@@ -26,6 +26,7 @@ type Config struct {
 	BuiltinLogsources *bool               `yaml:"builtin_logsources"`
 	Placeholders      map[string][]string `yaml:"placeholders"`
 	FieldMappings     []string            `yaml:"field_mappings"`
+	Explain           bool                `yaml:"explain"`
 	TimeFields        []string            `yaml:"time_fields"`
 	Kafka             Kafka               `yaml:"kafka"`
 	Inputs            []Input             `yaml:"inputs"`

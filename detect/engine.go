@@ -67,7 +67,7 @@ type Engine struct {
 	maxVariants      int
 	maxClauses       int
 	conditions       int    // distinct compiled conditions
-	conds            []node // per rule, the condition of its first variant (for explain)
+	explain          [][]ruleVariant // per rule, its routes and compiled conditions (for Explain)
 }
 
 type route struct {
@@ -183,7 +183,11 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 			filterNames = append(filterNames, f.label())
 		}
 		e.Rules = append(e.Rules, &Rule{Rule: rr, Index: int(idx), Routes: names, Filters: filterNames})
-		e.conds = append(e.conds, conds[0])
+		rv := make([]ruleVariant, len(targets))
+		for i, r := range targets {
+			rv[i] = ruleVariant{route: r, cond: conds[i]}
+		}
+		e.explain = append(e.explain, rv)
 	}
 
 	e.warnUnusedFilters(filters)

@@ -76,7 +76,7 @@ func (p pattern) text() string {
 // String renders the pattern back in Sigma syntax.
 func (p pattern) String() string {
 	var b strings.Builder
-	for _, x := range p {
+	for pi, x := range p {
 		if x.wild == windashClass {
 			b.WriteString(windashClassText)
 			continue
@@ -86,10 +86,20 @@ func (p pattern) String() string {
 			continue
 		}
 		for i := 0; i < len(x.lit); i++ {
-			if c := x.lit[i]; c == '*' || c == '?' || c == '\\' {
+			c := x.lit[i]
+			// A backslash needs escaping only before a wildcard or another backslash.
+			escape := c == '*' || c == '?'
+			if c == '\\' {
+				if i+1 < len(x.lit) {
+					escape = x.lit[i+1] == '*' || x.lit[i+1] == '?' || x.lit[i+1] == '\\'
+				} else {
+					escape = pi+1 < len(p) && p[pi+1].wild != 0
+				}
+			}
+			if escape {
 				b.WriteByte('\\')
 			}
-			b.WriteByte(x.lit[i])
+			b.WriteByte(c)
 		}
 	}
 	return b.String()

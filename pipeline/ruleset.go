@@ -3,6 +3,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -26,6 +27,8 @@ type RuleOptions struct {
 	// Suppress reports whether a detection rule's own alerts are withheld (a correlation uses it
 	// without `generate: true`).
 	Suppress func(r *detect.Rule) bool
+	// Explain adds to each detection alert which selections and values matched.
+	Explain bool
 }
 
 // Ruleset is an immutable compiled rule set. A reload builds a new one and swaps it in.
@@ -36,6 +39,7 @@ type Ruleset struct {
 	timeFields []int
 	extra      [][]namedField // per detection rule
 	suppress   []bool         // per detection rule
+	explain    bool
 	Loaded     time.Time
 }
 
@@ -50,7 +54,7 @@ func Compile(set *rules.Set, opt RuleOptions) *Ruleset {
 	if opt.Detect.Schema == nil {
 		opt.Detect.Schema = event.NewSchema()
 	}
-	rs := &Ruleset{Set: set, Loaded: time.Now()}
+	rs := &Ruleset{Set: set, Loaded: time.Now(), explain: opt.Explain}
 	opt.Detect.Filters = append(opt.Detect.Filters[:len(opt.Detect.Filters):len(opt.Detect.Filters)], set.Filters...)
 	rs.Detect = detect.Compile(set.Rules, opt.Detect)
 	schema := rs.Detect.Schema
@@ -124,6 +128,11 @@ func (rs *Ruleset) detectionAlert(ri int, ev *event.Event, raw []byte, t time.Ti
 	}
 	if topic != "" {
 		a.Source = &alert.Source{Topic: topic, Partition: partition, Offset: offset}
+	}
+	if rs.explain {
+		if x, err := json.Marshal(rs.Detect.Explain(ri, ev, topic)); err == nil {
+			a.Explain = x
+		}
 	}
 	if len(rs.extra[ri]) > 0 {
 		a.Fields = make(map[string][]string, len(rs.extra[ri]))

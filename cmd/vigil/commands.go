@@ -61,6 +61,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) int {
 	inputTopic := fs.String("input", "", "read the lines as records of this `TOPIC`'s inputs entry (its format and extractions)")
 	inputFormat := fs.String("input-format", "", "line `format`: json, syslog, logfmt, cef or text (overrides --input's)")
 	alertFormat := fs.String("alert-format", "", "alert `format` on stdout: vigil (default), ecs or ocsf")
+	explain := fs.Bool("explain", false, "add to each detection alert which selections and values matched (vigil format)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -81,6 +82,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil: --input-format %q: want one of %s\n", *inputFormat, strings.Join(config.InputFormats, ", "))
 		return 2
 	}
+	cfg.Explain = cfg.Explain || *explain
 	if !finishConfig(cfg, stderr) {
 		return 2
 	}
