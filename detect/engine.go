@@ -191,6 +191,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	}
 
 	e.warnUnusedFilters(filters)
+	e.Warnings = dedupe(e.Warnings) // a rule compiled for several routes warns once
 
 	products := make([]string, 0, len(globals))
 	for p := range globals {
@@ -203,6 +204,19 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	e.conditions = int(condID + 1)
 	e.buildRoutes(routes, opts.NoIndex)
 	return e
+}
+
+// dedupe drops repeated strings, keeping the first of each.
+func dedupe(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := ss[:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // mergePlaceholders adds the pipelines' vars to the configured placeholders (which win).

@@ -64,7 +64,14 @@ func LoadFS(fsys fs.FS, prefix string) *Set {
 
 func isRuleFile(p string) bool {
 	ext := strings.ToLower(filepath.Ext(p))
-	return ext == ".yml" || ext == ".yaml"
+	return (ext == ".yml" || ext == ".yaml") && !IsTestFile(p)
+}
+
+// IsTestFile reports whether a path names a rule test file (NAME.test.yml or NAME.test.yaml,
+// read by `vigil test`), which rule loading skips in directories.
+func IsTestFile(p string) bool {
+	base := strings.ToLower(filepath.Base(p))
+	return strings.HasSuffix(base, ".test.yml") || strings.HasSuffix(base, ".test.yaml")
 }
 
 func readFile(path string) ([]byte, error) {

@@ -29,6 +29,7 @@ func init() {
 		{"demo", "embedded broker + generated attack traffic + starter rules, alerts shown live", cmdDemo},
 		{"broker", "a local Kafka-protocol development broker on 127.0.0.1", cmdBroker},
 		{"lint", "compile rule files and report every problem with file and line", cmdLint},
+		{"test", "run rule test cases (NAME.test.yml: events a rule must and must not match)", cmdTest},
 		{"config", "check a configuration file: 'vigil config check FILE'", cmdConfig},
 		{"version", "print the version and build information", cmdVersion},
 	}
