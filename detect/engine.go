@@ -66,7 +66,7 @@ type Engine struct {
 	dispatchField    int        // the event field routes are pinned to (-1: none)
 	maxVariants      int
 	maxClauses       int
-	conditions       int    // distinct compiled conditions
+	conditions       int             // distinct compiled conditions
 	explain          [][]ruleVariant // per rule, its routes and compiled conditions (for Explain)
 }
 
