@@ -128,7 +128,15 @@ func compareIntegers(a []byte, b string) int {
 			c = -1
 		}
 	default:
-		c = strings.Compare(string(a), b)
+		// Byte by byte: converting a to a string here would allocate on the hot path.
+		for i := 0; i < len(a) && c == 0; i++ {
+			switch {
+			case a[i] < b[i]:
+				c = -1
+			case a[i] > b[i]:
+				c = 1
+			}
+		}
 	}
 	if negA {
 		return -c
@@ -259,11 +267,8 @@ func (m *cidrMatcher) match(_ *event.Event, v *event.Value) bool {
 	if v.Kind != event.String {
 		return false
 	}
-	a, err := netip.ParseAddr(string(v.Raw))
-	if err != nil {
-		return false
-	}
-	return m.prefix.Contains(a.Unmap())
+	a, ok := parseAddr(v.Raw)
+	return ok && m.prefix.Contains(a.Unmap())
 }
 
 func (m *cidrMatcher) String() string { return "cidr " + m.prefix.String() }
