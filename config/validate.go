@@ -61,6 +61,11 @@ func (c *Config) CheckFiles() error {
 	for i, l := range c.Logsources {
 		readable(fmt.Sprintf("logsources[%d]", i), l)
 	}
+	for i, m := range c.FieldMappings {
+		if !strings.HasPrefix(m, "builtin:") {
+			readable(fmt.Sprintf("field_mappings[%d]", i), m)
+		}
+	}
 	if c.Kafka.TLS.Enabled {
 		readable("kafka.tls.ca_file", c.Kafka.TLS.CAFile)
 		readable("kafka.tls.cert_file", c.Kafka.TLS.CertFile)
