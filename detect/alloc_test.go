@@ -26,6 +26,10 @@ func TestValueMatchersAllocateNothing(t *testing.T) {
 		"['mimikatz']",
 		"{CommandLine|contains|all: ['a', 'b']}",
 		"{CommandLine: 'po?er*'}",
+		"{CommandLine|contains: [aa, bb, cc, dd, mimi]}",
+		"{Image|endswith: [x.exe, y.exe, z.exe, zz.exe]}",
+		"{User: [a, b, c, d, bob]}",
+		"{CommandLine|re: '\\s[a-f0-9]{16}'}",
 	}
 	var docs []string
 	for i, it := range items {
@@ -33,11 +37,17 @@ func TestValueMatchersAllocateNothing(t *testing.T) {
 	}
 	set := &rules.Set{}
 	set.Add("alloc.yml", []byte(strings.Join(docs, "---\n")))
-	e := Compile(set.Rules, Options{NoRouting: true, NoIndex: true})
-	if len(e.Errors) > 0 || len(e.Rules) != len(items) {
-		t.Fatal(e.Errors)
+	for _, reference := range []bool{true, false} {
+		e := Compile(set.Rules, Options{NoRouting: true, Reference: reference})
+		if len(e.Errors) > 0 || len(e.Rules) != len(items) {
+			t.Fatal(e.Errors)
+		}
+		checkNoAllocations(t, e.NewMatcher())
 	}
-	m := e.NewMatcher()
+}
+
+func checkNoAllocations(t *testing.T, m *Matcher) {
+	t.Helper()
 	for _, raw := range []string{
 		`{"EventID":1,"Big":18446744073709551614,"F":1.25,"N":"9","M":9007199254740994,"CommandLine":"powershell /a -b –c —d ―e","IP":"192.168.1.1","A":"abc","B":"x","User":"SYSTEM","T":"2024-01-01T01:00:00Z"}`,
 		`{"EventID":"4688","CommandLine":"SUVYIChOZXctT2JqZWN0","IP":"fe80::1","A":"xabcx","B":"abc","User":"bob","T":1700000000,"Msg":"run mimikatz"}`,

@@ -422,8 +422,14 @@ func (c *compiler) compileField(search string, spec rules.FieldSpec) (*fieldMatc
 		default:
 			// A transformation expanded one value into variants (windash, base64offset, a
 			// placeholder with several values): any variant satisfies the value.
+			if !c.opts.Reference {
+				vms = groupStrings(vms)
+			}
 			fm.vals = append(fm.vals, anyOf(vms))
 		}
+	}
+	if !mods.all && !c.opts.Reference {
+		fm.vals = groupStrings(fm.vals)
 	}
 	return fm, nil
 }

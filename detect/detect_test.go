@@ -49,16 +49,16 @@ func runCases(t *testing.T, cases []matchCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			for _, noIndex := range []bool{false, true} {
-				e := compileOne(t, ruleYAML(c.detection), Options{NoIndex: noIndex})
+			for _, reference := range []bool{false, true} {
+				e := compileOne(t, ruleYAML(c.detection), Options{Reference: reference})
 				for _, ev := range c.yes {
 					if !matches(t, e, ev) {
-						t.Errorf("noIndex=%v: should match %s", noIndex, ev)
+						t.Errorf("reference=%v: should match %s", reference, ev)
 					}
 				}
 				for _, ev := range c.no {
 					if matches(t, e, ev) {
-						t.Errorf("noIndex=%v: should not match %s", noIndex, ev)
+						t.Errorf("reference=%v: should not match %s", reference, ev)
 					}
 				}
 			}

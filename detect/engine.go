@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vigil-detect/vigil/event"
 	"github.com/vigil-detect/vigil/rules"
@@ -34,8 +35,10 @@ type Options struct {
 	Placeholders map[string][]string
 	// Filters are Sigma filter rules, applied to the rules they name (see filter.go).
 	Filters []*rules.Filter
-	// NoIndex evaluates every routed rule on every event: slower, for checking the index.
-	NoIndex bool
+	// Reference evaluates every routed rule the plain way: no candidate index, no shared routes,
+	// no grouped values, no regular-expression shortcuts. Slow; for proving the optimisations
+	// change no result.
+	Reference bool
 	// Schema receives the fields rules reference; nil creates one. Sharing it lets other stages
 	// (correlation, entities) read their fields from the same decoded event.
 	Schema *event.Schema
@@ -59,13 +62,13 @@ type Engine struct {
 	Warnings []string // compiled, but worth a look
 
 	limits           event.Limits
-	live             routeTable // routes with rules
-	idle             routeTable // routes without rules, when globals need event products
-	globals          []*route   // rules without a mapped logsource, one route per product
-	globalsByProduct bool       // some global route names a product
-	dispatchField    int        // the event field routes are pinned to (-1: none)
-	maxVariants      int
-	maxClauses       int
+	live             *routeTable     // routes with rules
+	idle             *routeTable     // routes without rules, when globals need event products
+	globals          []*route        // rules without a mapped logsource, one route per product
+	globalsByProduct bool            // some global route names a product
+	multis           []*route        // rules sharing one condition over several routes
+	routes           []*route        // every route with rules; route.id is its position
+	index            *index          // the candidate index over all of them
 	conditions       int             // distinct compiled conditions
 	explain          [][]ruleVariant // per rule, its routes and compiled conditions (for Explain)
 }
@@ -77,7 +80,12 @@ type route struct {
 	cond     node                // nil: every event
 	pins     map[string][]string // event field → the folded values cond requires it to equal
 	variants []variant
-	index    *index
+	members  []*route // a multi-route: it runs when any of these routes does
+	multis   []int    // the multi-routes (positions in Engine.multis) this route is a member of
+	id       int32    // position in Engine.routes
+	always   []int32  // variants evaluated on every event of the route (the index cannot skip them)
+	fields   []int32  // index fields (positions in index.fields) its variants' clauses read
+	fieldSet map[int]bool
 }
 
 type variant struct {
@@ -88,7 +96,7 @@ type variant struct {
 
 // Compile compiles rules; a rule that fails is reported in Engine.Errors and left out.
 func Compile(rs []*rules.Rule, opts Options) *Engine {
-	e := &Engine{Schema: opts.Schema, limits: opts.Limits, dispatchField: -1}
+	e := &Engine{Schema: opts.Schema, limits: opts.Limits}
 	if e.Schema == nil {
 		e.Schema = event.NewSchema()
 	}
@@ -122,6 +130,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 
 	filters := e.prepareFilters(opts.Filters, &opts)
 	condID := int32(-1)
+	multis := map[string]*route{}
 	for _, rr := range rs {
 		applied := e.filtersFor(rr, filters)
 		var targets []*route
@@ -142,6 +151,10 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 				e.Warnings = append(e.Warnings, fmt.Sprintf("%s: logsource %s has no mapping; the rule runs on every event",
 					rr.Path, logsourceString(rr.Logsource.Category, rr.Logsource.Product, rr.Logsource.Service)))
 			}
+		}
+		explained := targets
+		if len(targets) > 1 && !opts.Reference && !usesMappedField(rr, targets) {
+			targets = []*route{multiRoute(multis, targets)}
 		}
 		idx := int32(len(e.Rules))
 		var conds []node
@@ -170,6 +183,9 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 			if r.src != nil {
 				names = append(names, r.src.Name)
 			}
+			for _, m := range r.members {
+				names = append(names, m.src.Name)
+			}
 		}
 		if failed != nil {
 			e.Errors = append(e.Errors, failed)
@@ -183,9 +199,9 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 			filterNames = append(filterNames, f.label())
 		}
 		e.Rules = append(e.Rules, &Rule{Rule: rr, Index: int(idx), Routes: names, Filters: filterNames})
-		rv := make([]ruleVariant, len(targets))
-		for i, r := range targets {
-			rv[i] = ruleVariant{route: r, cond: conds[i]}
+		rv := make([]ruleVariant, len(explained))
+		for i, r := range explained {
+			rv[i] = ruleVariant{route: r, cond: conds[min(i, len(conds)-1)]}
 		}
 		e.explain = append(e.explain, rv)
 	}
@@ -201,9 +217,51 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	for _, p := range products {
 		routes = append(routes, globals[p])
 	}
+	keys := make([]string, 0, len(multis))
+	for k := range multis {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		routes = append(routes, multis[k])
+	}
 	e.conditions = int(condID + 1)
-	e.buildRoutes(routes, opts.NoIndex)
+	e.buildRoutes(routes, opts.Reference)
 	return e
+}
+
+// usesMappedField reports whether a rule reads a field that one of its routes renames: such a
+// rule needs one compiled variant per mapping.
+func usesMappedField(r *rules.Rule, routes []*route) bool {
+	for _, s := range r.Detection.Searches {
+		for _, m := range s.Maps {
+			for _, f := range m {
+				for _, rt := range routes {
+					if _, ok := rt.src.FieldMappings[f.Field]; ok {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// multiRoute returns the shared route of the rules that run on every route in members with the
+// same condition (e.g. rules naming only "product: windows"): it runs once per event that any
+// member matched, so its rules are tried and its fields scanned once, not once per member.
+func multiRoute(multis map[string]*route, members []*route) *route {
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = m.src.Name
+	}
+	key := strings.Join(names, "\x00")
+	r := multis[key]
+	if r == nil {
+		r = &route{members: members}
+		multis[key] = r
+	}
+	return r
 }
 
 // dedupe drops repeated strings, keeping the first of each.
@@ -258,76 +316,114 @@ func mappingKey(m map[string]string) string {
 	return strings.Join(keys, "\x01")
 }
 
-// routeTable finds the routes whose conditions an event meets.
+// routeTable finds the routes whose conditions an event meets. Routes pinned to values of one
+// field (Channel, then EventID within a channel) are found by map lookups, nested as deep as it
+// pays; the rest have their conditions checked on every event.
 type routeTable struct {
-	always   []*route            // conditions checked on every event
-	dispatch map[string][]*route // routes pinned to a value of Engine.dispatchField
+	always   []*route // conditions checked on every event
+	field    int      // the event field dispatch is keyed on (-1: none)
+	name     string
+	dispatch map[string]*routeTable
 }
 
 // collect appends to out the routes of t that accept the event read from topic.
-func (t *routeTable) collect(ev *event.Event, dispatchField int, topic string, out []*route) []*route {
+func (t *routeTable) collect(ev *event.Event, topic string, out []*route) []*route {
 	for _, r := range t.always {
 		if r.accepts(topic) && (r.cond == nil || r.cond.eval(ev)) {
 			out = append(out, r)
 		}
 	}
-	if dispatchField >= 0 && len(t.dispatch) > 0 {
-		for _, v := range ev.Values(dispatchField) {
-			for _, r := range t.dispatch[string(v.Lower)] {
-				if r.accepts(topic) && r.cond.eval(ev) {
-					out = append(out, r)
-				}
+	if t.dispatch != nil {
+		for _, v := range ev.Values(t.field) {
+			if sub := t.dispatch[string(v.Lower)]; sub != nil {
+				out = sub.collect(ev, topic, out)
 			}
 		}
 	}
 	return out
 }
 
-// buildRoutes builds the indexes of the routes with rules, the tables that find them, and the
-// table of routes without rules (which still tell an event's product: see MatchDecodedTopic).
-func (e *Engine) buildRoutes(all []*route, noIndex bool) {
-	var live, idle []*route
-	for _, r := range all {
-		if len(r.variants) == 0 {
-			if r.src != nil {
-				idle = append(idle, r)
-			}
-			continue
-		}
-		r.index = buildIndex(r.variants, noIndex)
-		e.maxVariants = max(e.maxVariants, len(r.variants))
-		e.maxClauses = max(e.maxClauses, len(r.index.clauseVar))
-		live = append(live, r)
-	}
-	// Dispatch on the event field that pins the most routes (EventID for Windows): one map lookup
-	// per event replaces checking each route's conditions.
+// minDispatch is the fewest routes worth a dispatch level.
+const minDispatch = 2
+
+// buildRouteTable arranges routes into a table, keying it on the field that pins the most of
+// them (fields already used above are skipped).
+func (e *Engine) buildRouteTable(routes []*route, used []string) *routeTable {
+	t := &routeTable{field: -1}
 	counts := map[string]int{}
-	for _, r := range append(live[:len(live):len(live)], idle...) {
+	for _, r := range routes {
 		for f := range r.pins {
-			counts[f]++
+			if !slices.Contains(used, f) {
+				counts[f]++
+			}
 		}
 	}
-	best, bestN := "", 1
+	best, bestN := "", minDispatch-1
 	for f, n := range counts {
 		if n > bestN || (n == bestN && f < best) {
 			best, bestN = f, n
 		}
 	}
-	if best != "" {
-		e.dispatchField = e.Schema.Add(best)
+	if best == "" {
+		t.always = routes
+		return t
 	}
-	add := func(t *routeTable, r *route) {
-		if keys, ok := r.pins[best]; ok && best != "" {
-			if t.dispatch == nil {
-				t.dispatch = map[string][]*route{}
-			}
-			for _, k := range keys {
-				t.dispatch[k] = append(t.dispatch[k], r)
-			}
-			return
+	t.field, t.name = e.Schema.Add(best), best
+	byKey := map[string][]*route{}
+	var keys []string
+	for _, r := range routes {
+		vals, ok := r.pins[best]
+		if !ok {
+			t.always = append(t.always, r)
+			continue
 		}
-		t.always = append(t.always, r)
+		for _, k := range vals {
+			if _, seen := byKey[k]; !seen {
+				keys = append(keys, k)
+			}
+			byKey[k] = append(byKey[k], r)
+		}
 	}
+	t.dispatch = map[string]*routeTable{}
+	for _, k := range keys {
+		t.dispatch[k] = e.buildRouteTable(byKey[k], append(used[:len(used):len(used)], best))
+	}
+	return t
+}
+
+// buildRoutes builds the indexes of the routes with rules, the tables that find them, and the
+// table of routes without rules (which still tell an event's product: see MatchDecodedTopic).
+func (e *Engine) buildRoutes(all []*route, noIndex bool) {
+	// A route whose own rules all went to multi-routes still finds events for them.
+	inMulti := map[*route]bool{}
+	for _, r := range all {
+		if len(r.variants) > 0 {
+			for _, m := range r.members {
+				inMulti[m] = true
+			}
+		}
+	}
+	var live, idle []*route
+	for _, r := range all {
+		if len(r.variants) == 0 && !inMulti[r] {
+			if r.src != nil {
+				idle = append(idle, r)
+			}
+			continue
+		}
+		r.id = int32(len(e.routes))
+		e.routes = append(e.routes, r)
+		if len(r.members) > 0 {
+			for _, m := range r.members {
+				m.multis = append(m.multis, len(e.multis))
+			}
+			e.multis = append(e.multis, r)
+			continue
+		}
+		live = append(live, r)
+	}
+	e.index = buildIndex(e.routes, noIndex)
+	var routed []*route
 	for _, r := range live {
 		if r.src == nil {
 			e.globals = append(e.globals, r)
@@ -336,12 +432,12 @@ func (e *Engine) buildRoutes(all []*route, noIndex bool) {
 			}
 			continue
 		}
-		add(&e.live, r)
+		routed = append(routed, r)
 	}
+	e.live = e.buildRouteTable(routed, nil)
+	e.idle = &routeTable{field: -1}
 	if e.globalsByProduct {
-		for _, r := range idle {
-			add(&e.idle, r)
-		}
+		e.idle = e.buildRouteTable(idle, nil)
 	}
 }
 
@@ -355,18 +451,52 @@ type Matcher struct {
 	tried    bitset // conditions evaluated on this event
 	triedIDs []int32
 	out      []int
-	routes   []*route
+	routes   []*route // routes whose conditions the event meets
 	idle     []*route
+	active   []*route // those, their multi-routes and the applicable global routes
+	routeOn  bitset   // active, by route id
 	products []string
+
+	// Cost sampling: every sampleEvery-th event, each rule evaluation is timed.
+	sampleEvery int
+	sampleLeft  int
+	sampling    bool
+	costs       []RuleCost
 }
 
 // NewMatcher returns a Matcher for e.
 func (e *Engine) NewMatcher() *Matcher {
 	return &Matcher{
 		eng:     e,
-		scratch: newScratch(e.maxClauses, e.maxVariants),
+		scratch: newScratch(e.index),
 		matched: make(bitset, (len(e.Rules)+63)/64),
 		tried:   make(bitset, (e.conditions+63)/64),
+		routeOn: make(bitset, (len(e.routes)+63)/64),
+	}
+}
+
+// RuleCost is the sampled evaluation cost of one rule.
+type RuleCost struct {
+	Evals int64
+	Nanos int64
+}
+
+// SampleCosts makes the matcher time every rule evaluation of one event in every n (0 stops).
+func (m *Matcher) SampleCosts(n int) {
+	m.sampleEvery, m.sampleLeft = n, n
+	if n > 0 && m.costs == nil {
+		m.costs = make([]RuleCost, len(m.eng.Rules))
+	}
+}
+
+// TakeCosts adds the sampled costs per rule (indexed like Engine.Rules) to dst and resets them.
+func (m *Matcher) TakeCosts(dst []RuleCost) {
+	for i := range m.costs {
+		if i < len(dst) {
+			dst[i].Evals += m.costs[i].Evals
+			dst[i].Nanos += m.costs[i].Nanos
+		}
+		m.costs[i] = RuleCost{}
 	}
 }
 
@@ -415,15 +545,32 @@ func (m *Matcher) MatchDecodedTopic(topic string) []int {
 		m.tried[c>>6] = 0
 	}
 	m.triedIDs = m.triedIDs[:0]
+	if m.sampleEvery > 0 {
+		m.sampleLeft--
+		if m.sampling = m.sampleLeft <= 0; m.sampling {
+			m.sampleLeft = m.sampleEvery
+		}
+	}
 	ev := &m.Event
 	e := m.eng
-	m.routes = e.live.collect(ev, e.dispatchField, topic, m.routes[:0])
+	m.routes = e.live.collect(ev, topic, m.routes[:0])
+	clear(m.routeOn)
+	m.active = m.active[:0]
+	activate := func(r *route) {
+		if !m.routeOn.has(r.id) {
+			m.routeOn.set(r.id)
+			m.active = append(m.active, r)
+		}
+	}
 	// An event some logsource entry recognised is of that entry's product: rules without a mapped
 	// logsource run on it only when they name no product or the same one. Unrecognised events
 	// get them all. Entries without rules still recognise events.
 	m.products = m.products[:0]
 	for _, r := range m.routes {
-		m.runRoute(r)
+		activate(r)
+		for _, mi := range r.multis {
+			activate(e.multis[mi])
+		}
 		if !slices.Contains(m.products, r.product) {
 			m.products = append(m.products, r.product)
 		}
@@ -431,7 +578,7 @@ func (m *Matcher) MatchDecodedTopic(topic string) []int {
 	if len(e.globals) > 0 {
 		recognised := len(m.routes) > 0
 		if !recognised && e.globalsByProduct {
-			m.idle = e.idle.collect(ev, e.dispatchField, topic, m.idle[:0])
+			m.idle = e.idle.collect(ev, topic, m.idle[:0])
 			for _, r := range m.idle {
 				if !slices.Contains(m.products, r.product) {
 					m.products = append(m.products, r.product)
@@ -441,28 +588,23 @@ func (m *Matcher) MatchDecodedTopic(topic string) []int {
 		}
 		for _, g := range e.globals {
 			if !recognised || g.product == "" || slices.Contains(m.products, g.product) {
-				m.runRoute(g)
+				activate(g)
 			}
 		}
+	}
+	for _, r := range m.active {
+		for _, vi := range r.always {
+			m.try(&r.variants[vi], ev)
+		}
+	}
+	for _, gv := range e.index.candidates(ev, m.active, m.routeOn, &m.scratch) {
+		ref := e.index.varRef[gv]
+		m.try(&e.routes[ref.route].variants[ref.local], ev)
 	}
 	if len(m.out) > 1 {
 		sort.Ints(m.out)
 	}
 	return m.out
-}
-
-func (m *Matcher) runRoute(r *route) {
-	ev := &m.Event
-	ix := r.index
-	for _, vi := range ix.always {
-		m.try(&r.variants[vi], ev)
-	}
-	if len(ix.fields) == 0 {
-		return
-	}
-	for _, vi := range ix.candidates(ev, &m.scratch) {
-		m.try(&r.variants[vi], ev)
-	}
 }
 
 // try evaluates a variant unless its rule already matched or the same condition was already
@@ -473,6 +615,18 @@ func (m *Matcher) try(v *variant, ev *event.Event) {
 	}
 	m.tried.set(v.condID)
 	m.triedIDs = append(m.triedIDs, v.condID)
+	if m.sampling {
+		start := time.Now()
+		ok := v.cond.eval(ev)
+		c := &m.costs[v.rule]
+		c.Evals++
+		c.Nanos += int64(time.Since(start))
+		if ok {
+			m.matched.set(v.rule)
+			m.out = append(m.out, int(v.rule))
+		}
+		return
+	}
 	if v.cond.eval(ev) {
 		m.matched.set(v.rule)
 		m.out = append(m.out, int(v.rule))

@@ -175,8 +175,17 @@ func (f *fieldMatcher) describe() string {
 // firstMatch finds the first event value of f that vm matches.
 func (e *Engine) firstMatch(f *fieldMatcher, vm valueMatcher, ev *event.Event) (ValueMatch, bool) {
 	rule := vm.String()
-	if a, ok := vm.(anyOf); ok {
-		for _, sub := range a {
+	var subs []valueMatcher
+	switch a := vm.(type) {
+	case anyOf:
+		subs = a
+	case *stringSet:
+		for _, m := range a.all {
+			subs = append(subs, m)
+		}
+	}
+	if subs != nil {
+		for _, sub := range subs {
 			if m, ok := e.firstMatch(f, sub, ev); ok {
 				return m, true
 			}

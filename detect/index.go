@@ -3,9 +3,10 @@ package detect
 import (
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/vigil-detect/vigil/event"
-	"github.com/vigil-detect/vigil/internal/ahocorasick"
+	"github.com/vigil-detect/vigil/internal/multilit"
 )
 
 // The candidate index: for each rule, clauses of (field, literal) atoms such that any event the
@@ -57,10 +58,13 @@ func required(n node) []clause {
 		return nil // not: nothing is required of a negation
 	}
 	sort.SliceStable(cs, func(i, j int) bool { return clauseCost(cs[i]) < clauseCost(cs[j]) })
-	if len(cs) > maxClauses {
-		cs = cs[:maxClauses]
+	// Beyond the cheapest clause, one that nearly every event meets (".exe", "\\windows\\")
+	// filters nothing and only costs work on every event.
+	keep := 1
+	for keep < len(cs) && keep < maxClauses && clauseCost(cs[keep]) < commonClauseCost {
+		keep++
 	}
-	return cs
+	return cs[:min(keep, len(cs))]
 }
 
 func cheapest(cs []clause) clause {
@@ -74,13 +78,46 @@ func cheapest(cs []clause) clause {
 }
 
 // clauseCost estimates how often a clause holds by chance: each literal is a chance, short
-// literals are likelier.
+// literals are likelier, and fragments of text found in most Windows events likelier still.
 func clauseCost(c clause) float64 {
 	cost := 0.0
 	for _, a := range c {
-		cost += 1 / float64(len(a.lit)*len(a.lit))
+		cost += literalChance(a.lit)
 	}
 	return cost
+}
+
+func literalChance(lit string) float64 {
+	if isCommonFragment(lit) {
+		return 1
+	}
+	return 1 / float64(len(lit)*len(lit))
+}
+
+// commonClauseCost marks a clause as met by most events: one common fragment, or many short
+// literals.
+const commonClauseCost = 0.5
+
+// commonText holds text that appears in most Windows process, file and logon events. A literal
+// found inside it says little about an event. (Folded, as index literals are.)
+var commonText = []string{
+	`"c:\windows\system32\cmd.exe" /c `, `c:\windows\system32\windowspowershell\v1.0\powershell.exe`,
+	`c:\windows\syswow64\`, `c:\program files (x86)\`, `c:\program files\`, `c:\programdata\`,
+	`c:\users\public\`, `\appdata\local\temp\`, `\appdata\roaming\microsoft\windows\`,
+	`c:\windows\explorer.exe`, `c:\windows\system32\svchost.exe -k netsvcs -p -s `,
+	`\device\harddiskvolume`, `microsoft corporation`, `microsoft® windows® operating system`,
+	`nt authority\system`, `nt authority\local service`, `nt authority\network service`,
+	`conhost.exe 0xffffffff -forcev1`, `rundll32.exe`, `.exe" `, `.dll,`, `https://www.`, `http://`,
+	`high`, `medium`, `system`, `user`, `\windows\system32\`,
+}
+
+func isCommonFragment(lit string) bool {
+	for _, t := range commonText {
+		if strings.Contains(t, lit) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *fieldMatcher) clauses() []clause {
@@ -127,14 +164,8 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 	switch m := vm.(type) {
 	case *strMatcher:
 		var lit string
-		if m.op == opGlob {
-			for _, p := range m.glob {
-				if len(p.lit) > len(lit) {
-					lit = string(p.lit)
-				}
-			}
-		} else if m.op != opAnyValue {
-			lit = string(m.lit)
+		if m.op != opAnyValue {
+			lit = string(m.lit) // for globs, the longest literal piece
 		}
 		if m.cased {
 			lit = foldString(lit)
@@ -144,12 +175,15 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 		}
 		return []string{lit}, true
 	case *regexMatcher:
-		if len(m.required) == 0 {
-			return nil, false
-		}
-		out := make([]string, len(m.required))
-		for i, r := range m.required {
-			out[i] = string(r)
+		return m.index, len(m.index) > 0
+	case *stringSet:
+		var out []string
+		for _, x := range m.all {
+			l, ok := valueLiterals(x)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, l...)
 		}
 		return out, true
 	case anyOf:
@@ -166,79 +200,104 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 	return nil, false
 }
 
-// index is one route's candidate index.
+// index is the engine's candidate index over the variants of every route. Each field is scanned
+// at most once per event, however many of the event's routes index it.
 type index struct {
 	fields     []fieldIndex
-	always     []int32 // variants evaluated on every event of the route
-	clauseVar  []int32 // clause → its variant
-	varClauses []uint8 // variant → number of clauses
-	nvar       int
+	varRef     []varRef // global variant → its route and position there
+	clauseVar  []int32  // clause → global variant
+	varClauses []uint8  // global variant → number of clauses
+}
+
+type varRef struct {
+	route int32 // position in Engine.routes
+	local int32 // position in the route's variants
 }
 
 type fieldIndex struct {
-	field       int
-	ac          *ahocorasick.Automaton
-	clauseStart []int32 // clauses of pattern p: clauses[clauseStart[p]:clauseStart[p+1]]
+	field       int // event field, or allValues
+	lits        *multilit.Matcher
+	clauseStart []int32 // clauses of literal l: clauses[clauseStart[l]:clauseStart[l+1]]
 	clauses     []int32
 }
 
-func buildIndex(variants []variant, disabled bool) *index {
-	ix := &index{nvar: len(variants), varClauses: make([]uint8, len(variants))}
-	type fieldPatterns struct {
+// buildIndex indexes the variants of routes (each route's id is its position). Variants without
+// clauses, or all of them when disabled, go to their route's always list.
+func buildIndex(routes []*route, disabled bool) *index {
+	ix := &index{}
+	type fieldLits struct {
 		ids     map[string]int
+		lits    []string
 		clauses [][]int32
 	}
-	byField := map[int]*fieldPatterns{}
-	var lits = map[int][]string{}
-	for vi, v := range variants {
-		cs := required(v.cond)
-		if disabled || len(cs) == 0 {
-			ix.always = append(ix.always, int32(vi))
-			continue
-		}
-		ix.varClauses[vi] = uint8(len(cs))
-		for _, c := range cs {
-			ci := int32(len(ix.clauseVar))
-			ix.clauseVar = append(ix.clauseVar, int32(vi))
-			seen := map[atom]bool{}
-			for _, a := range c {
-				if seen[a] {
-					continue
+	byField := map[int]*fieldLits{}
+	for ri, r := range routes {
+		r.always = r.always[:0]
+		routeFields := map[int]bool{}
+		for vi, v := range r.variants {
+			cs := required(v.cond)
+			if disabled || len(cs) == 0 {
+				r.always = append(r.always, int32(vi))
+				continue
+			}
+			gv := int32(len(ix.varRef))
+			ix.varRef = append(ix.varRef, varRef{route: int32(ri), local: int32(vi)})
+			ix.varClauses = append(ix.varClauses, uint8(len(cs)))
+			for _, c := range cs {
+				ci := int32(len(ix.clauseVar))
+				ix.clauseVar = append(ix.clauseVar, gv)
+				seen := map[atom]bool{}
+				for _, a := range c {
+					if seen[a] {
+						continue
+					}
+					seen[a] = true
+					routeFields[a.field] = true
+					fl := byField[a.field]
+					if fl == nil {
+						fl = &fieldLits{ids: map[string]int{}}
+						byField[a.field] = fl
+					}
+					id, ok := fl.ids[a.lit]
+					if !ok {
+						id = len(fl.lits)
+						fl.ids[a.lit] = id
+						fl.lits = append(fl.lits, a.lit)
+						fl.clauses = append(fl.clauses, nil)
+					}
+					fl.clauses[id] = append(fl.clauses[id], ci)
 				}
-				seen[a] = true
-				fp := byField[a.field]
-				if fp == nil {
-					fp = &fieldPatterns{ids: map[string]int{}}
-					byField[a.field] = fp
-				}
-				id, ok := fp.ids[a.lit]
-				if !ok {
-					id = len(fp.clauses)
-					fp.ids[a.lit] = id
-					fp.clauses = append(fp.clauses, nil)
-					lits[a.field] = append(lits[a.field], a.lit)
-				}
-				fp.clauses[id] = append(fp.clauses[id], ci)
 			}
 		}
+		r.fieldSet = routeFields
 	}
 	fields := make([]int, 0, len(byField))
 	for f := range byField {
 		fields = append(fields, f)
 	}
 	sort.Ints(fields)
+	pos := map[int]int32{}
 	for _, f := range fields {
-		fp := byField[f]
-		var b ahocorasick.Builder
+		fl := byField[f]
+		var b multilit.Builder
 		fi := fieldIndex{field: f}
-		for id, lit := range lits[f] {
+		for id, lit := range fl.lits {
 			b.Add([]byte(lit))
 			fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
-			fi.clauses = append(fi.clauses, fp.clauses[id]...)
+			fi.clauses = append(fi.clauses, fl.clauses[id]...)
 		}
 		fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
-		fi.ac = b.Build()
+		fi.lits = b.Build()
+		pos[f] = int32(len(ix.fields))
 		ix.fields = append(ix.fields, fi)
+	}
+	for _, r := range routes {
+		r.fields = r.fields[:0]
+		for f := range r.fieldSet {
+			r.fields = append(r.fields, pos[f])
+		}
+		slices.Sort(r.fields)
+		r.fieldSet = nil
 	}
 	return ix
 }
@@ -249,24 +308,28 @@ type bitset []uint64
 func (b bitset) set(i int32)      { b[i>>6] |= 1 << (uint(i) & 63) }
 func (b bitset) has(i int32) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
 
-// scratch is a Matcher's per-event index state, sized for the largest route.
+// scratch is a Matcher's per-event index state.
 type scratch struct {
 	clauseHit bitset
+	fieldOn   bitset
 	varHits   []uint8
 	touched   []int32
 	cands     []int32
 }
 
-func newScratch(maxClauses, maxVariants int) scratch {
+func newScratch(ix *index) scratch {
 	return scratch{
-		clauseHit: make(bitset, (maxClauses+63)/64),
-		varHits:   make([]uint8, maxVariants),
+		clauseHit: make(bitset, (len(ix.clauseVar)+63)/64),
+		fieldOn:   make(bitset, (len(ix.fields)+63)/64),
+		varHits:   make([]uint8, len(ix.varRef)),
 	}
 }
 
-// candidates returns the variants of ix whose clauses all hold in ev, ascending.
-func (ix *index) candidates(ev *event.Event, s *scratch) []int32 {
+// candidates returns the global variants, of routes marked in routeOn, whose clauses all hold in
+// ev, ascending. It scans each field the active routes index once.
+func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s *scratch) []int32 {
 	s.touched = s.touched[:0]
+	clear(s.fieldOn)
 	hit := func(p int, fi *fieldIndex) {
 		for _, c := range fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]] {
 			if s.clauseHit.has(c) {
@@ -280,28 +343,34 @@ func (ix *index) candidates(ev *event.Event, s *scratch) []int32 {
 			s.varHits[v]++
 		}
 	}
-	for i := range ix.fields {
-		fi := &ix.fields[i]
-		var vals []event.Value
-		if fi.field == allValues {
-			vals = ev.All()
-		} else {
-			vals = ev.Values(fi.field)
-		}
-		for j := range vals {
-			if v := &vals[j]; textual(v) {
-				fi.ac.Scan(v.Lower, func(p int) { hit(p, fi) })
+	for _, r := range active {
+		for _, f := range r.fields {
+			if s.fieldOn.has(f) {
+				continue
+			}
+			s.fieldOn.set(f)
+			fi := &ix.fields[f]
+			var vals []event.Value
+			if fi.field == allValues {
+				vals = ev.All()
+			} else {
+				vals = ev.Values(fi.field)
+			}
+			for j := range vals {
+				if v := &vals[j]; textual(v) {
+					fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
+				}
 			}
 		}
 	}
 	s.cands = s.cands[:0]
 	for _, v := range s.touched {
-		if s.varHits[v] == ix.varClauses[v] {
+		if s.varHits[v] == ix.varClauses[v] && routeOn.has(ix.varRef[v].route) {
 			s.cands = append(s.cands, v)
 		}
 		s.varHits[v] = 0
 	}
-	clear(s.clauseHit[:(len(ix.clauseVar)+63)/64])
+	clear(s.clauseHit)
 	slices.Sort(s.cands)
 	return s.cands
 }

@@ -122,7 +122,7 @@ func TestECSWindowsPreset(t *testing.T) {
 		"---\n" + strings.Replace(ruleWithLogsource("{product: windows, service: security}",
 		"  sel: {EventID: 4625, TargetUserName: Administrator}\n  condition: sel"), "0001", "0003", 1)
 	e := compileRouted(t, src, Options{FieldMappings: []*FieldMapping{ecs}})
-	if name := e.Schema.Name(e.dispatchField); name != "winlog.channel" && name != "winlog.event_id" {
+	if name := e.live.name; name != "winlog.channel" && name != "winlog.event_id" {
 		t.Errorf("routes dispatch on %s, not a mapped routing field", name)
 	}
 	cases := []struct {

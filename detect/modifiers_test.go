@@ -239,7 +239,7 @@ func TestSpecificModifiers(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, noIndex := range []bool{false, true} {
-				e := compileOne(t, ruleYAML(c.detection), Options{NoIndex: noIndex, Placeholders: placeholders})
+				e := compileOne(t, ruleYAML(c.detection), Options{Reference: noIndex, Placeholders: placeholders})
 				for _, ev := range c.yes {
 					if !matches(t, e, ev) {
 						t.Errorf("should match %s", ev)

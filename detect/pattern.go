@@ -154,7 +154,7 @@ const (
 // strMatcher matches one compiled pattern against an event value.
 type strMatcher struct {
 	op    strOp
-	lit   []byte // for equal, prefix, suffix and contains
+	lit   []byte // for equal, prefix, suffix and contains; for glob its longest literal piece
 	glob  []globPiece
 	cased bool // compare against the raw value rather than the folded one
 	src   string
@@ -190,6 +190,7 @@ func compilePattern(p pattern, cased bool) *strMatcher {
 		m.op, m.lit = opContains, []byte(p[1].lit)
 	default:
 		m.op = opGlob
+		m.lit = []byte(p.longestLiteral())
 		for _, x := range p {
 			m.glob = append(m.glob, globPiece{lit: []byte(x.lit), wild: x.wild})
 		}
@@ -215,7 +216,8 @@ func (m *strMatcher) matchBytes(s []byte) bool {
 	case opAnyValue:
 		return true
 	default:
-		return globMatch(m.glob, s)
+		// Every match contains the longest literal piece: a fast substring check first.
+		return bytes.Contains(s, m.lit) && globMatch(m.glob, s)
 	}
 }
 

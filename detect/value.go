@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -204,11 +205,14 @@ func (m *numCompare) String() string { return m.op + " " + m.src }
 type regexMatcher struct {
 	re       *regexp.Regexp
 	required [][]byte // folded; one of them must occur in the folded value (none: no check)
+	minLen   int      // characters a match needs at least (a value needs as many bytes)
+	index    []string // folded literals of at least minIndexLiteral bytes for the candidate index
+	run      *classRun
 	src      string
 }
 
 func (m *regexMatcher) match(_ *event.Event, v *event.Value) bool {
-	if !textual(v) {
+	if !textual(v) || len(v.Raw) < m.minLen {
 		return false
 	}
 	if len(m.required) > 0 {
@@ -222,6 +226,9 @@ func (m *regexMatcher) match(_ *event.Event, v *event.Value) bool {
 		if !found {
 			return false
 		}
+	}
+	if m.run != nil && !m.run.present(v.Raw) {
+		return false
 	}
 	return m.re.Match(v.Raw)
 }
@@ -372,7 +379,7 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool, line 
 				return nil, nil
 			}
 		}
-		vm, err := compileRegex(text, m.reFlags)
+		vm, err := compileRegex(text, m.reFlags, c.opts.Reference)
 		if err != nil {
 			return nil, err
 		}
@@ -763,12 +770,13 @@ func isWordRune(r rune) bool {
 
 var dotRepeat = regexp.MustCompile(`^\.\{(\d+),\}$`)
 
-func compileRegex(src, flags string) (valueMatcher, error) {
+// compileRegex compiles an RE2 regular expression with prefilters (none when plain).
+func compileRegex(src, flags string, plain bool) (valueMatcher, error) {
 	prefix := ""
 	if flags != "" {
 		prefix = "(?" + flags + ")"
 	}
-	if m := dotRepeat.FindStringSubmatch(src); m != nil && !strings.Contains(flags, "m") {
+	if m := dotRepeat.FindStringSubmatch(src); m != nil && !plain && !strings.Contains(flags, "m") {
 		n, err := strconv.Atoi(m[1])
 		if err == nil && n > 0 {
 			return &minLineLength{n: n, dotAll: strings.Contains(flags, "s"), literal: src}, nil
@@ -782,13 +790,21 @@ func compileRegex(src, flags string) (valueMatcher, error) {
 	if err != nil {
 		return nil, regexError(src, err)
 	}
-	var req [][]byte
-	if lits, ok := regexLiterals(parsed.Simplify()); ok {
+	if plain {
+		return &regexMatcher{re: re, src: src}, nil
+	}
+	run := requiredRun(parsed) // before Simplify, which spells x{64} out as 64 nodes
+	parsed = parsed.Simplify()
+	m := &regexMatcher{re: re, src: src, minLen: minRunes(parsed), run: run}
+	// The matcher's own prefilter can use literals of any length: bytes.Contains on one rare byte
+	// (a backtick, "${") is far cheaper than running the regex.
+	if lits, ok := regexLiterals(parsed, 1); ok {
 		for _, l := range lits {
-			req = append(req, []byte(l))
+			m.required = append(m.required, []byte(l))
 		}
 	}
-	return &regexMatcher{re: re, required: req, src: src}, nil
+	m.index, _ = regexLiterals(parsed, minIndexLiteral)
+	return m, nil
 }
 
 // pcreOnly recognises PCRE constructs that Go's RE2 engine lacks, to say so plainly.
@@ -819,40 +835,93 @@ func regexError(src string, err error) error {
 	return fmt.Errorf("regular expression %q: %s", src, detail)
 }
 
-// minIndexLiteral is the shortest literal worth using as a prefilter: shorter ones occur nearly
+// minIndexLiteral is the shortest literal the candidate index uses: shorter ones occur nearly
 // everywhere.
 const minIndexLiteral = 3
 
-// regexLiterals returns folded literals one of which every match of re contains.
-func regexLiterals(re *syntax.Regexp) ([]string, bool) {
+// regexLiterals returns folded literals, each at least minLen bytes, one of which every match of
+// re contains.
+func regexLiterals(re *syntax.Regexp, minLen int) ([]string, bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
 		s := foldString(string(re.Rune))
-		if len(s) < minIndexLiteral {
+		if len(s) < minLen {
 			return nil, false
 		}
 		return []string{s}, true
-	case syntax.OpCapture:
-		return regexLiterals(re.Sub[0])
-	case syntax.OpPlus:
-		return regexLiterals(re.Sub[0])
+	case syntax.OpCharClass:
+		if chars, ok := smallClass(re); ok {
+			for _, c := range chars {
+				if len(c) < minLen {
+					return nil, false
+				}
+			}
+			return chars, true
+		}
+	case syntax.OpCapture, syntax.OpPlus:
+		return regexLiterals(re.Sub[0], minLen)
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return regexLiterals(re.Sub[0])
+			return regexLiterals(re.Sub[0], minLen)
 		}
 	case syntax.OpConcat:
 		var best []string
 		found := false
-		for _, s := range re.Sub {
-			if lits, ok := regexLiterals(s); ok && (!found || betterLiterals(lits, best)) {
+		consider := func(lits []string) {
+			if !found || betterLiterals(lits, best) {
 				best, found = lits, true
 			}
 		}
+		// Runs of single characters (literals, and small classes like [Rr] or [ "']) form a set of
+		// longer literals: the cross product, kept small.
+		run := []string{""}
+		flush := func() {
+			if len(run) == 1 && run[0] == "" {
+				return
+			}
+			for _, r := range run {
+				if len(r) < minLen {
+					run = []string{""}
+					return
+				}
+			}
+			consider(run)
+			run = []string{""}
+		}
+		extend := func(chars []string) {
+			if len(run)*len(chars) > maxLiteralSet {
+				flush()
+			}
+			next := make([]string, 0, len(run)*len(chars))
+			for _, r := range run {
+				for _, c := range chars {
+					next = append(next, r+c)
+				}
+			}
+			run = next
+		}
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral {
+				for _, r := range sub.Rune {
+					extend([]string{foldString(string(r))})
+				}
+				continue
+			}
+			if chars, ok := smallClass(sub); ok {
+				extend(chars)
+				continue
+			}
+			flush()
+			if lits, ok := regexLiterals(sub, minLen); ok {
+				consider(lits)
+			}
+		}
+		flush()
 		return best, found
 	case syntax.OpAlternate:
 		var all []string
 		for _, s := range re.Sub {
-			lits, ok := regexLiterals(s)
+			lits, ok := regexLiterals(s, minLen)
 			if !ok {
 				return nil, false
 			}
@@ -861,6 +930,119 @@ func regexLiterals(re *syntax.Regexp) ([]string, bool) {
 		return all, true
 	}
 	return nil, false
+}
+
+// maxLiteralSet bounds the literals one character run may expand into.
+const maxLiteralSet = 16
+
+// smallClass lists the folded characters of a class with at most four (such as [Rr] or [ "']).
+func smallClass(re *syntax.Regexp) ([]string, bool) {
+	if re.Op != syntax.OpCharClass {
+		return nil, false
+	}
+	var out []string
+	for i := 0; i+1 < len(re.Rune); i += 2 {
+		if re.Rune[i+1]-re.Rune[i] > 8 {
+			return nil, false
+		}
+		for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+			if f := foldString(string(r)); !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+			if len(out) > 4 {
+				return nil, false
+			}
+		}
+	}
+	return out, len(out) > 0
+}
+
+// classRun is a regex requirement of n consecutive bytes from an ASCII class, such as
+// [a-f0-9]{64}: scanning for such a run is far cheaper than running the regex.
+type classRun struct {
+	in [128]bool
+	n  int
+}
+
+// requiredRun finds the longest such requirement among re's mandatory parts.
+func requiredRun(re *syntax.Regexp) *classRun {
+	var best *classRun
+	var walk func(re *syntax.Regexp)
+	walk = func(re *syntax.Regexp) {
+		switch re.Op {
+		case syntax.OpCapture:
+			walk(re.Sub[0])
+		case syntax.OpConcat:
+			for _, s := range re.Sub {
+				walk(s)
+			}
+		case syntax.OpRepeat:
+			if re.Min >= 8 && re.Sub[0].Op == syntax.OpCharClass && (best == nil || re.Min > best.n) {
+				if c := asciiClass(re.Sub[0]); c != nil {
+					c.n = re.Min
+					best = c
+				}
+			}
+		}
+	}
+	walk(re)
+	return best
+}
+
+func asciiClass(re *syntax.Regexp) *classRun {
+	c := &classRun{}
+	for i := 0; i+1 < len(re.Rune); i += 2 {
+		if re.Rune[i+1] >= 0x80 {
+			return nil
+		}
+		for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+			c.in[r] = true
+		}
+	}
+	return c
+}
+
+func (c *classRun) present(b []byte) bool {
+	run := 0
+	for _, x := range b {
+		if x < 0x80 && c.in[x] {
+			if run++; run >= c.n {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// minRunes is the fewest characters a match of re spans.
+func minRunes(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune)
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1
+	case syntax.OpCapture, syntax.OpPlus:
+		return minRunes(re.Sub[0])
+	case syntax.OpRepeat:
+		return re.Min * minRunes(re.Sub[0])
+	case syntax.OpConcat:
+		n := 0
+		for _, s := range re.Sub {
+			n += minRunes(s)
+		}
+		return n
+	case syntax.OpAlternate:
+		n := -1
+		for _, s := range re.Sub {
+			if m := minRunes(s); n < 0 || m < n {
+				n = m
+			}
+		}
+		return max(n, 0)
+	}
+	return 0
 }
 
 // betterLiterals prefers fewer, longer literals: each is a chance for an unrelated event to pass.

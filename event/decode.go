@@ -38,6 +38,7 @@ type Limits struct {
 const (
 	defaultMaxBytes = 1 << 20
 	defaultMaxDepth = 64
+	maxCachedKeys   = 256
 )
 
 // Error explains why an event was rejected. Reason is a short stable label, used in metrics and
@@ -65,6 +66,15 @@ type Event struct {
 	all     []Value
 	buf     []byte
 	keyBuf  []byte
+	// keys remembers the top-level keys of the previous event and their schema nodes: events of
+	// one source share a layout, so comparing the key with the remembered one usually replaces
+	// a map lookup.
+	keys []cachedKey
+}
+
+type cachedKey struct {
+	key   string
+	child *node
 }
 
 type span struct{ lo, hi int32 }
@@ -134,6 +144,7 @@ func (ev *Event) reset(s *Schema, raw []byte) {
 		ev.schema = s
 		ev.spans = make([]span, len(s.names))
 		ev.touched = ev.touched[:0]
+		ev.keys = ev.keys[:0]
 	}
 	for _, f := range ev.touched {
 		ev.spans[f] = span{}
@@ -182,7 +193,8 @@ func (d *decoder) object(n *node, depth int) error {
 		d.pos++
 		return nil
 	}
-	for {
+	top := depth == 1
+	for k := 0; ; k++ {
 		if d.pos >= len(d.raw) || d.raw[d.pos] != '"' {
 			return d.fail("expected a quoted object key")
 		}
@@ -197,8 +209,23 @@ func (d *decoder) object(n *node, depth int) error {
 		d.pos++
 		d.ws()
 		var child *node
-		if n != nil && n.kids != nil {
+		switch {
+		case top && k < len(d.ev.keys) && d.ev.keys[k].key == string(key):
+			child = d.ev.keys[k].child
+		case n != nil && n.kids != nil:
 			child = n.kids[string(key)]
+			if top && k <= len(d.ev.keys) && k < maxCachedKeys {
+				// Remember referenced keys only, by the schema's own string: no allocation.
+				c := cachedKey{}
+				if child != nil {
+					c = cachedKey{key: child.name, child: child}
+				}
+				if k == len(d.ev.keys) {
+					d.ev.keys = append(d.ev.keys, c)
+				} else {
+					d.ev.keys[k] = c
+				}
+			}
 		}
 		if child == nil {
 			err = d.skip(depth)
@@ -373,42 +400,40 @@ func (d *decoder) literal(word string, k Kind) (Value, error) {
 	return Value{Kind: k, Raw: v, Lower: v}, nil
 }
 
-// str reads a string at d.pos and returns its raw content (escapes not yet processed).
+// str reads a string at d.pos and returns its raw content (escapes not yet processed). One pass
+// looks for the closing quote and backslashes together: Windows paths are full of escapes.
 func (d *decoder) str() (s []byte, escaped bool, err error) {
 	raw := d.raw
 	start := d.pos + 1
-	p := start
-	for {
-		i := bytes.IndexByte(raw[p:], '"')
-		if i < 0 {
-			d.pos = len(raw)
-			return nil, false, d.fail("unterminated string")
+	for p := start; p < len(raw); p++ {
+		c := raw[p]
+		if c != '"' && c != '\\' {
+			continue
 		}
-		j := bytes.IndexByte(raw[p:p+i], '\\')
-		if j < 0 {
-			d.pos = p + i + 1
-			return raw[start : p+i], escaped, nil
+		if c == '"' {
+			d.pos = p + 1
+			return raw[start:p], escaped, nil
 		}
 		escaped = true
-		p += j + 1
+		p++
 		if p >= len(raw) {
-			d.pos = p
-			return nil, false, d.fail("unterminated string")
+			break
 		}
 		switch raw[p] {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			p++
 		case 'u':
 			if p+5 > len(raw) || !isHex4(raw[p+1:p+5]) {
 				d.pos = p
 				return nil, false, d.fail(`invalid \u escape`)
 			}
-			p += 5
+			p += 4
 		default:
 			d.pos = p
 			return nil, false, d.fail("invalid escape character")
 		}
 	}
+	d.pos = len(raw)
+	return nil, false, d.fail("unterminated string")
 }
 
 func (d *decoder) number() error {
@@ -530,23 +555,57 @@ func (d *decoder) lower(s []byte) []byte {
 func (d *decoder) appendLower(s []byte, from int) []byte {
 	buf := d.ev.buf
 	start := len(buf)
-	buf = append(buf, s[:from]...)
-	for i := from; i < len(s); {
+	// ASCII, the common case, is folded in place in one grown slice; the first non-ASCII byte
+	// switches to rune-wise folding for the rest.
+	buf = append(buf, s...)
+	out := buf[start:]
+	i := from
+	for ; i < len(s); i++ {
 		c := s[i]
-		if c < 0x80 {
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			buf = append(buf, c)
-			i++
-			continue
+		if c >= 0x80 {
+			break
 		}
-		r, n := utf8.DecodeRune(s[i:])
-		buf = utf8.AppendRune(buf, unicode.ToLower(r))
-		i += n
+		out[i] = lowerASCII[c]
+	}
+	if i < len(s) {
+		buf = buf[:start+i]
+		for i < len(s) {
+			c := s[i]
+			if c < 0x80 {
+				buf = append(buf, lowerASCII[c])
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRune(s[i:])
+			buf = utf8.AppendRune(buf, foldRune(r))
+			i += n
+		}
 	}
 	d.ev.buf = buf
 	return buf[start:len(buf):len(buf)]
+}
+
+var lowerASCII = func() (t [128]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] = byte(i) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// foldRune maps a rune to one representative of its case-folding orbit (the lower case of the
+// orbit's smallest member), so that values equal under Unicode simple case folding, such as
+// "ſ" and "s" or the Kelvin sign and "k", fold alike, as regular expressions' (?i) treats them.
+func foldRune(r rune) rune {
+	min := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < min {
+			min = f
+		}
+	}
+	return unicode.ToLower(min)
 }
 
 // Fold returns s case-folded the way Decode folds event values, for rule literals.

@@ -181,3 +181,39 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeKeyCacheAcrossLayouts alternates events whose keys come in different orders and sets:
+// the remembered key layout must never hand a value to the wrong field.
+func TestDecodeKeyCacheAcrossLayouts(t *testing.T) {
+	s := NewSchema()
+	a, b := s.Add("A"), s.Add("B")
+	events := []struct{ raw, a, b string }{
+		{`{"A":"1","B":"2","C":"3"}`, "1", "2"},
+		{`{"B":"4","A":"5"}`, "5", "4"},
+		{`{"C":"6","A":"7"}`, "7", ""},
+		{`{"A":"8","B":"9","C":"0"}`, "8", "9"},
+		{`{"":"x","A":"y"}`, "y", ""},
+	}
+	var ev Event
+	for round := 0; round < 3; round++ {
+		for _, e := range events {
+			if err := s.Decode([]byte(e.raw), &ev, Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(ev.First(a).Raw); got != e.a {
+				t.Fatalf("%s: A = %q, want %q", e.raw, got, e.a)
+			}
+			if got := string(ev.First(b).Raw); got != e.b {
+				t.Fatalf("%s: B = %q, want %q", e.raw, got, e.b)
+			}
+		}
+	}
+}
+
+func TestFoldingFollowsCaseOrbits(t *testing.T) {
+	for in, want := range map[string]string{"ſ": "s", "\u212a": "k", "ÉTÉ": "été", "ǅ": "ǆ"} {
+		if got := Fold(in); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

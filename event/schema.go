@@ -18,7 +18,8 @@ type Schema struct {
 
 // node is one step of a dotted path ("winlog" → "event_data" → "Image").
 type node struct {
-	field int // index of the field that ends here, or -1
+	name  string // the key leading here from its parent
+	field int    // index of the field that ends here, or -1
 	kids  map[string]*node
 }
 
@@ -56,6 +57,7 @@ func (n *node) child(key string) *node {
 	c := n.kids[key]
 	if c == nil {
 		c = newNode()
+		c.name = key
 		n.kids[key] = c
 	}
 	return c

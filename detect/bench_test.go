@@ -1,0 +1,74 @@
+package detect
+
+import (
+	"bytes"
+	"testing"
+)
+
+// The corpus benchmarks run the SigmaHQ detection corpus (rules/, rules-threat-hunting/,
+// rules-emerging-threats/) over real and generated events; see BENCHMARKS.md for the numbers.
+
+func benchCorpus(b *testing.B, events [][]byte) {
+	e := Compile(corpusRules(b), Options{})
+	m := e.NewMatcher()
+	size := 0
+	for _, ev := range events {
+		size += len(ev)
+	}
+	b.SetBytes(int64(size / len(events)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	matches := 0
+	for i := 0; b.Loop(); i++ {
+		got, _ := m.Match(events[i%len(events)])
+		matches += len(got)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(matches)/float64(b.N), "matches/event")
+}
+
+// BenchmarkCorpusSysmonProcessCreation: real Sysmon process-creation events (EventID 1) from the
+// SigmaHQ regression set.
+func BenchmarkCorpusSysmonProcessCreation(b *testing.B) {
+	var evs [][]byte
+	for _, ev := range regressionEvents(b) {
+		if bytes.Contains(ev, []byte(`"EventID":1,`)) && bytes.Contains(ev, []byte(`Sysmon/Operational`)) {
+			evs = append(evs, ev)
+		}
+	}
+	benchCorpus(b, evs)
+}
+
+// BenchmarkCorpusRegression: every event of the SigmaHQ regression set (all logsources).
+func BenchmarkCorpusRegression(b *testing.B) { benchCorpus(b, regressionEvents(b)) }
+
+// BenchmarkCorpusGenerated: the generated Windows stream (background plus attack story).
+func BenchmarkCorpusGenerated(b *testing.B) { benchCorpus(b, generatedEvents(20000)) }
+
+// BenchmarkCorpusParallel: the process-creation events on every core, one Matcher each.
+func BenchmarkCorpusParallel(b *testing.B) {
+	var evs [][]byte
+	for _, ev := range regressionEvents(b) {
+		if bytes.Contains(ev, []byte(`"EventID":1,`)) {
+			evs = append(evs, ev)
+		}
+	}
+	e := Compile(corpusRules(b), Options{})
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		m := e.NewMatcher()
+		for i := 0; pb.Next(); i++ {
+			_, _ = m.Match(evs[i%len(evs)])
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkCompileCorpus: compiling the whole corpus (start-up and reload cost).
+func BenchmarkCompileCorpus(b *testing.B) {
+	rs := corpusRules(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		Compile(rs, Options{})
+	}
+}

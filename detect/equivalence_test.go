@@ -1,0 +1,145 @@
+package detect
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-detect/vigil/bench/gen"
+	"github.com/vigil-detect/vigil/rules"
+)
+
+// corpusRules loads the SigmaHQ detection corpus (skipping without ../shared).
+func corpusRules(t testing.TB) []*rules.Rule {
+	t.Helper()
+	dir := shared(t, "sigmahq")
+	set := rules.Load(filepath.Join(dir, "rules"), filepath.Join(dir, "rules-threat-hunting"), filepath.Join(dir, "rules-emerging-threats"))
+	if len(set.Errors) > 0 {
+		t.Fatalf("corpus: %v", set.Errors[0])
+	}
+	return set.Rules
+}
+
+// regressionEvents returns the events of the SigmaHQ regression set, "_eval" stripped.
+func regressionEvents(t testing.TB) [][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(shared(t, "sigmahq-regression"), "events", "*.ndjson"))
+	var out [][]byte
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(nil, 1<<22)
+		for sc.Scan() {
+			if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
+				out = append(out, stripEval(append([]byte(nil), l...)))
+			}
+		}
+		fh.Close()
+	}
+	return out
+}
+
+// generatedEvents returns n events of the generated Windows stream, attack story included.
+func generatedEvents(n int) [][]byte {
+	g := gen.New(gen.Options{Seed: 11, Rate: 500, AttackAt: time.Second})
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = g.Next(nil)
+	}
+	return out
+}
+
+// TestOptimisationsChangeNothing compiles the whole SigmaHQ corpus twice, with every optimisation
+// (candidate index, shared routes, grouped values, regex shortcuts) and without, and requires
+// identical matches on the real regression events and on generated traffic.
+func TestOptimisationsChangeNothing(t *testing.T) {
+	rs := corpusRules(t)
+	fast := Compile(rs, Options{})
+	slow := Compile(rs, Options{Reference: true})
+	if len(fast.Rules) != len(slow.Rules) {
+		t.Fatalf("rule counts differ: %d vs %d", len(fast.Rules), len(slow.Rules))
+	}
+	events := append(regressionEvents(t), generatedEvents(3000)...)
+	events = append(events, literalSoup(fast, events, 1500)...)
+	mf, ms := fast.NewMatcher(), slow.NewMatcher()
+	matched := 0
+	for _, ev := range events {
+		a, errA := mf.Match(ev)
+		a = slices.Clone(a)
+		b, errB := ms.Match(ev)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("decode differs: %v vs %v", errA, errB)
+		}
+		if !slices.Equal(a, b) {
+			t.Fatalf("event %.200s\noptimised matches %v\nreference matches %v", ev, names(fast, a), names(slow, b))
+		}
+		matched += len(a)
+	}
+	if matched == 0 {
+		t.Fatal("no matches at all: the comparison proves nothing")
+	}
+	t.Logf("%d events, %d matches, identical with and without optimisations", len(events), matched)
+}
+
+func names(e *Engine, idx []int) []string {
+	var out []string
+	for _, i := range idx {
+		out = append(out, filepath.Base(e.Rules[i].Path))
+	}
+	return out
+}
+
+// literalSoup rewrites events so that their indexed fields hold random mixes of the literals rules
+// look for: this makes many rules candidates and exercises the paths where the index and the
+// full evaluation could disagree.
+func literalSoup(e *Engine, base [][]byte, n int) [][]byte {
+	r := rand.New(rand.NewSource(5))
+	byField := map[string][]string{}
+	for _, fi := range e.index.fields {
+		if fi.field < 0 {
+			continue
+		}
+		name := e.Schema.Name(fi.field)
+		for id := 0; id < fi.lits.Literals(); id++ {
+			byField[name] = append(byField[name], fi.lits.Literal(id))
+		}
+	}
+	fields := make([]string, 0, len(byField))
+	for f := range byField {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		var m map[string]any
+		if json.Unmarshal(base[r.Intn(len(base))], &m) != nil {
+			continue
+		}
+		for k := 0; k < 1+r.Intn(4); k++ {
+			f := fields[r.Intn(len(fields))]
+			lits := byField[f]
+			v := ""
+			for j := 0; j < 1+r.Intn(5); j++ {
+				l := lits[r.Intn(len(lits))]
+				if r.Intn(3) == 0 {
+					l = strings.ToUpper(l)
+				}
+				v += []string{"", " ", "\\", "/", "x"}[r.Intn(5)] + l
+			}
+			m[f] = v
+		}
+		b, _ := json.Marshal(m)
+		out = append(out, b)
+	}
+	return out
+}

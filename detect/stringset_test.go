@@ -1,0 +1,57 @@
+package detect
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/vigil-detect/vigil/event"
+)
+
+// TestStringSetMatchesItsMembers checks the grouped matcher against the OR of its members on
+// random values and texts, for every shape, folded and cased.
+func TestStringSetMatchesItsMembers(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	alpha := []string{"a", "B", "\\", "-", "é", "Д", ".", "x"}
+	word := func(max int) string {
+		n := r.Intn(max + 1)
+		s := ""
+		for i := 0; i < n; i++ {
+			s += alpha[r.Intn(len(alpha))]
+		}
+		return s
+	}
+	schema := event.NewSchema()
+	f := schema.Add("F")
+	var ev event.Event
+	for round := 0; round < 400; round++ {
+		cased := r.Intn(2) == 0
+		wrapPre, wrapSuf := r.Intn(2) == 0, r.Intn(2) == 0
+		var members []*strMatcher
+		for i := 0; i < minStringSet+r.Intn(6); i++ {
+			members = append(members, compilePattern(literalPattern(word(3)).wrap(wrapPre, wrapSuf), cased))
+		}
+		op := members[0].op
+		same := true
+		for _, m := range members {
+			same = same && m.op == op
+		}
+		if !same || op == opAnyValue || op == opGlob {
+			continue
+		}
+		set := newStringSet(op, cased, members)
+		for k := 0; k < 20; k++ {
+			raw := `{"F":"` + word(8) + `"}`
+			if err := schema.Decode([]byte(raw), &ev, event.Limits{}); err != nil {
+				continue
+			}
+			v := ev.First(f)
+			want := false
+			for _, m := range members {
+				want = want || m.match(&ev, &v)
+			}
+			if got := set.match(&ev, &v); got != want {
+				t.Fatalf("op %d cased %v members %v text %s: set %v, members %v", op, cased, set, raw, got, want)
+			}
+		}
+	}
+}

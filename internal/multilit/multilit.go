@@ -1,0 +1,204 @@
+// Package multilit finds which of many literal byte strings occur in a text.
+//
+// Each literal is anchored on one of its q-byte substrings (q = 4, or 3 for 3-byte literals),
+// the one fewest other literals share. A scan slides over the text testing each window against a
+// small bitmap of anchors (32 KiB, so it stays in cache, unlike an Aho-Corasick table over
+// thousands of literals), and only on a hit looks the window up and verifies the literals
+// anchored there. Scanning allocates nothing.
+package multilit
+
+import (
+	"bytes"
+	"sort"
+)
+
+// MinLen is the shortest literal accepted.
+const MinLen = 3
+
+const bitmapBits = 18 // 2^18 bits = 32 KiB per gram length
+
+// Builder collects literals.
+type Builder struct {
+	lits [][]byte
+}
+
+// Add registers a literal (at least MinLen bytes) and returns its id; ids are dense, in order.
+func (b *Builder) Add(lit []byte) int {
+	if len(lit) < MinLen {
+		panic("multilit: literal shorter than MinLen")
+	}
+	b.lits = append(b.lits, append([]byte(nil), lit...))
+	return len(b.lits) - 1
+}
+
+// Len is the number of literals added.
+func (b *Builder) Len() int { return len(b.lits) }
+
+// Matcher is an immutable compiled literal set, safe for concurrent use.
+type Matcher struct {
+	q4, q3 table
+	lits   [][]byte
+}
+
+// table indexes the literals anchored on grams of one length.
+type table struct {
+	q       int
+	bitmap  []uint64
+	slots   []slot // open addressing on the gram
+	mask    uint32
+	entries []entry
+	data    []byte // literal bytes, in entry order
+}
+
+type slot struct {
+	gram       uint32
+	used       bool
+	start, end int32 // entries[start:end]
+}
+
+// entry is one literal anchored on a gram, with its bytes stored beside it (in data) so that
+// verifying it touches one more cache line at most.
+type entry struct {
+	id     int32
+	offset int32  // where the anchor sits in the literal
+	start  uint32 // the literal is data[start:start+n]
+	n      uint32
+}
+
+func gram(b []byte, i, q int) uint32 {
+	g := uint32(b[i])<<16 | uint32(b[i+1])<<8 | uint32(b[i+2])
+	if q == 4 {
+		g = g<<8 | uint32(b[i+3])
+	}
+	return g
+}
+
+func bit(g uint32) uint32  { return (g * 0x9E3779B1) >> (32 - bitmapBits) }
+func home(g uint32) uint32 { return g * 0x85EBCA6B }
+
+// Build compiles the literals.
+func (b *Builder) Build() *Matcher {
+	m := &Matcher{lits: b.lits}
+	var long, short []int
+	for id, l := range b.lits {
+		if len(l) >= 4 {
+			long = append(long, id)
+		} else {
+			short = append(short, id)
+		}
+	}
+	m.q4 = b.table(4, long)
+	m.q3 = b.table(3, short)
+	return m
+}
+
+func (b *Builder) table(q int, ids []int) table {
+	t := table{q: q}
+	if len(ids) == 0 {
+		return t
+	}
+	// How many literals contain each gram: a gram many literals share is likely common in text.
+	shared := map[uint32]int{}
+	for _, id := range ids {
+		l := b.lits[id]
+		seen := map[uint32]bool{}
+		for i := 0; i+q <= len(l); i++ {
+			g := gram(l, i, q)
+			if !seen[g] {
+				seen[g] = true
+				shared[g]++
+			}
+		}
+	}
+	byGram := map[uint32][]entry{}
+	for _, id := range ids {
+		l := b.lits[id]
+		best, bestOff := uint32(0), -1
+		for i := 0; i+q <= len(l); i++ {
+			g := gram(l, i, q)
+			if bestOff < 0 || shared[g] < shared[best] {
+				best, bestOff = g, i
+			}
+		}
+		byGram[best] = append(byGram[best], entry{id: int32(id), offset: int32(bestOff), n: uint32(len(l))})
+	}
+	grams := make([]uint32, 0, len(byGram))
+	for g := range byGram {
+		grams = append(grams, g)
+	}
+	sort.Slice(grams, func(i, j int) bool { return grams[i] < grams[j] })
+	size := uint32(1)
+	for size < uint32(2*len(grams)+1) {
+		size <<= 1
+	}
+	t.bitmap = make([]uint64, 1<<bitmapBits/64)
+	t.slots = make([]slot, size)
+	t.mask = size - 1
+	for _, g := range grams {
+		h := bit(g)
+		t.bitmap[h>>6] |= 1 << (h & 63)
+		s := slot{gram: g, used: true, start: int32(len(t.entries))}
+		for _, e := range byGram[g] {
+			e.start = uint32(len(t.data))
+			t.data = append(t.data, b.lits[e.id]...)
+			t.entries = append(t.entries, e)
+		}
+		s.end = int32(len(t.entries))
+		i := home(g) & t.mask
+		for t.slots[i].used {
+			i = (i + 1) & t.mask
+		}
+		t.slots[i] = s
+	}
+	return t
+}
+
+// Literals is the number of literals compiled in.
+func (m *Matcher) Literals() int { return len(m.lits) }
+
+// Scan calls hit with the id of every literal occurring in text, once per occurrence.
+func (m *Matcher) Scan(text []byte, hit func(id int)) {
+	if len(text) < MinLen {
+		return
+	}
+	if m.q4.entries != nil && len(text) >= 4 {
+		bitmap := m.q4.bitmap
+		g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2])
+		for i := 3; i < len(text); i++ {
+			g = g<<8 | uint32(text[i])
+			if h := bit(g); bitmap[h>>6]&(1<<(h&63)) != 0 {
+				m.verify(&m.q4, text, i-3, g, hit)
+			}
+		}
+	}
+	if m.q3.entries != nil {
+		bitmap := m.q3.bitmap
+		g := uint32(text[0])<<8 | uint32(text[1])
+		for i := 2; i < len(text); i++ {
+			g = (g<<8 | uint32(text[i])) & 0xFFFFFF
+			if h := bit(g); bitmap[h>>6]&(1<<(h&63)) != 0 {
+				m.verify(&m.q3, text, i-2, g, hit)
+			}
+		}
+	}
+}
+
+// verify reports the literals anchored on gram g, which occurs in text at pos.
+func (m *Matcher) verify(t *table, text []byte, pos int, g uint32, hit func(id int)) {
+	for i := home(g) & t.mask; t.slots[i].used; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.gram != g {
+			continue
+		}
+		for _, e := range t.entries[s.start:s.end] {
+			start := pos - int(e.offset)
+			if start >= 0 && start+int(e.n) <= len(text) && bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+e.n]) {
+				hit(int(e.id))
+			}
+		}
+		return
+	}
+}
+
+// Literal returns the literal with the given id.
+func (m *Matcher) Literal(id int) string { return string(m.lits[id]) }

@@ -1,0 +1,111 @@
+package multilit
+
+import (
+	"bytes"
+	"math/rand"
+	"sort"
+	"testing"
+)
+
+// naive lists the id of every occurrence of every literal, the reference Scan must agree with.
+func naive(lits [][]byte, text []byte) []int {
+	var out []int
+	for id, l := range lits {
+		for i := 0; i+len(l) <= len(text); i++ {
+			if bytes.Equal(text[i:i+len(l)], l) {
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+func scan(m *Matcher, text []byte) []int {
+	var out []int
+	m.Scan(text, func(id int) { out = append(out, id) })
+	sort.Ints(out)
+	return out
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestScanKnown(t *testing.T) {
+	lits := [][]byte{[]byte("cmd.exe"), []byte("\\cmd.exe"), []byte("exe"), []byte("cmd.exe"), []byte(" /c ")}
+	var b Builder
+	for _, l := range lits {
+		b.Add(l)
+	}
+	m := b.Build()
+	for _, text := range []string{`c:\windows\system32\cmd.exe /c whoami`, `cmd.exe`, `ex`, ``, `exeexe`} {
+		if got, want := scan(m, []byte(text)), naive(lits, []byte(text)); !equal(got, want) {
+			t.Errorf("%q: got %v want %v", text, got, want)
+		}
+	}
+}
+
+func TestScanRandomAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	alpha := []byte("abc\\-/ \x00\xff")
+	for round := 0; round < 500; round++ {
+		var lits [][]byte
+		var b Builder
+		for i := 0; i < 1+r.Intn(40); i++ {
+			l := make([]byte, MinLen+r.Intn(5))
+			for j := range l {
+				l[j] = alpha[r.Intn(len(alpha))]
+			}
+			lits = append(lits, l)
+			b.Add(l)
+		}
+		m := b.Build()
+		text := make([]byte, r.Intn(80))
+		for j := range text {
+			text[j] = alpha[r.Intn(len(alpha))]
+		}
+		if got, want := scan(m, text), naive(lits, text); !equal(got, want) {
+			t.Fatalf("literals %q text %q: got %v want %v", lits, text, got, want)
+		}
+	}
+}
+
+func TestScanAllocatesNothing(t *testing.T) {
+	var b Builder
+	b.Add([]byte("cmd.exe"))
+	m := b.Build()
+	text := []byte(`c:\windows\system32\cmd.exe /c whoami`)
+	n := 0
+	hit := func(int) { n++ }
+	if allocs := testing.AllocsPerRun(100, func() { m.Scan(text, hit) }); allocs != 0 {
+		t.Fatalf("Scan allocates %v", allocs)
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	r := rand.New(rand.NewSource(2))
+	var bld Builder
+	for i := 0; i < 10000; i++ {
+		l := make([]byte, 6+r.Intn(12))
+		for j := range l {
+			l[j] = byte('a' + r.Intn(26))
+		}
+		bld.Add(l)
+	}
+	m := bld.Build()
+	text := []byte(`"c:\windows\system32\windowspowershell\v1.0\powershell.exe" -noprofile -executionpolicy bypass -file c:\programdata\scripts\inventory.ps1 -verbose`)
+	hits := 0
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		m.Scan(text, func(int) { hits++ })
+	}
+}
