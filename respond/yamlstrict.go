@@ -1,0 +1,189 @@
+package respond
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// path names a place in the response section: keys and [index] segments.
+type path []string
+
+func (p path) key(k string) path { return append(append(path{}, p...), k) }
+func (p path) idx(i int) path    { return append(append(path{}, p...), "["+strconv.Itoa(i)+"]") }
+
+func (p path) String() string {
+	var b strings.Builder
+	b.WriteString("response")
+	for _, s := range p {
+		if !strings.HasPrefix(s, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// configErrors collects problems with the file and line they are on.
+type configErrors struct {
+	file string
+	root *yaml.Node
+	errs []string
+}
+
+func (e *configErrors) at(p path, format string, args ...any) {
+	line := lineOf(e.root, p)
+	where := e.file
+	if where == "" {
+		where = "config"
+	}
+	if line > 0 {
+		where += ":" + strconv.Itoa(line)
+	}
+	e.errs = append(e.errs, fmt.Sprintf("%s: %s: %s", where, p, fmt.Sprintf(format, args...)))
+}
+
+func (e *configErrors) err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s", strings.Join(e.errs, "\n"))
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && (n.Kind == yaml.AliasNode || n.Kind == yaml.DocumentNode) {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		} else if len(n.Content) > 0 {
+			n = n.Content[0]
+		} else {
+			return nil
+		}
+	}
+	return n
+}
+
+// lineOf finds the line of the deepest node of p that exists.
+func lineOf(root *yaml.Node, p path) int {
+	n := resolve(root)
+	if n == nil {
+		return 0
+	}
+	line := n.Line
+	for _, seg := range p {
+		n = resolve(n)
+		if n == nil {
+			break
+		}
+		var next *yaml.Node
+		if strings.HasPrefix(seg, "[") {
+			i, _ := strconv.Atoi(strings.Trim(seg, "[]"))
+			if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		} else if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == seg {
+					next = n.Content[i+1]
+					if next.Line == 0 || resolve(next).Kind == yaml.ScalarNode {
+						line = n.Content[i].Line
+					}
+					break
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		line = next.Line
+	}
+	return line
+}
+
+// checkKeys reports mapping keys that t does not declare (yaml.v3's Node.Decode has no strict
+// mode), recursing through structs, pointers, slices and maps.
+func checkKeys(n *yaml.Node, t reflect.Type, p path, errs *configErrors) {
+	n = resolve(n)
+	if n == nil {
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // Decode reports the type error
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f.Type
+			names = append(names, tag)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			ft, ok := fields[k]
+			if !ok {
+				errs.at(p.key(k), "unknown key (known: %s)", strings.Join(names, ", "))
+				continue
+			}
+			checkKeys(n.Content[i+1], ft, p.key(k), errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkKeys(n.Content[i+1], t.Elem(), p.key(n.Content[i].Value), errs)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			checkKeys(c, t.Elem(), p.idx(i), errs)
+		}
+	}
+}
+
+// decodeStrict decodes n into out, reporting unknown keys and type errors with their lines.
+func decodeStrict(n *yaml.Node, out any, errs *configErrors) {
+	before := len(errs.errs)
+	checkKeys(n, reflect.TypeOf(out), nil, errs)
+	if len(errs.errs) > before {
+		return
+	}
+	if err := n.Decode(out); err != nil {
+		var te *yaml.TypeError
+		if ok := asTypeError(err, &te); ok {
+			for _, m := range te.Errors {
+				// "line 12: cannot unmarshal ..." → "file:12: response: cannot unmarshal ..."
+				line, msg, found := strings.Cut(strings.TrimPrefix(m, "line "), ": ")
+				if !found {
+					errs.errs = append(errs.errs, fmt.Sprintf("%s: response: %s", errs.file, m))
+					continue
+				}
+				errs.errs = append(errs.errs, fmt.Sprintf("%s:%s: response: %s", errs.file, line, msg))
+			}
+			return
+		}
+		errs.errs = append(errs.errs, fmt.Sprintf("%s: response: %s", errs.file, strings.TrimPrefix(err.Error(), "yaml: ")))
+	}
+}
+
+func asTypeError(err error, te **yaml.TypeError) bool {
+	t, ok := err.(*yaml.TypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
