@@ -326,7 +326,9 @@ func NormalUser(u string) string {
 }
 
 // NormalHost folds a host name: lower case, trailing dot removed.
-func NormalHost(h string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".") }
+func NormalHost(h string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+}
 
 // Empty reports whether nothing is loaded.
 func (d *Data) Empty() bool { return d == nil || d.Indicators == 0 && d.Assets == 0 }
@@ -552,4 +554,3 @@ func (m *matcher) event(raw []byte) {
 		}
 	}
 }
-
