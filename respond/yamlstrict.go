@@ -83,14 +83,13 @@ func lineOf(root *yaml.Node, p path) int {
 			i, _ := strconv.Atoi(strings.Trim(seg, "[]"))
 			if n.Kind == yaml.SequenceNode && i < len(n.Content) {
 				next = n.Content[i]
+				line = next.Line
 			}
 		} else if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].Value == seg {
 					next = n.Content[i+1]
-					if next.Line == 0 || resolve(next).Kind == yaml.ScalarNode {
-						line = n.Content[i].Line
-					}
+					line = n.Content[i].Line
 					break
 				}
 			}
@@ -98,7 +97,7 @@ func lineOf(root *yaml.Node, p path) int {
 		if next == nil {
 			break
 		}
-		line = next.Line
+		n = next
 	}
 	return line
 }

@@ -6,7 +6,6 @@ package enrich
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -401,7 +400,7 @@ func (d *Data) Match(a *alert.Alert) ([]alert.IndicatorHit, []alert.AssetHit) {
 		m.ip(ip, "entities.ip")
 	}
 	for k, v := range a.Group {
-		m.scan(k, v)
+		m.scan([]byte(k), []byte(v))
 	}
 	if len(a.Event) > 0 && d.Indicators > 0 {
 		m.event(a.Event)
@@ -419,6 +418,7 @@ type matcher struct {
 	d    *Data
 	seen map[string]bool
 	hits []alert.IndicatorHit
+	buf  []byte
 }
 
 func (m *matcher) add(typ, value string, lists []string, field string) {
@@ -447,41 +447,57 @@ func (m *matcher) ip(s, field string) {
 }
 
 // scan looks for indicators inside one string value: addresses, hashes and domains (also inside
-// URLs and command lines).
-func (m *matcher) scan(field, s string) {
+// URLs and command lines). It works on bytes and converts only candidates, so that scanning an
+// event allocates little.
+func (m *matcher) scan(field, s []byte) {
 	d := m.d
 	if len(d.ips) > 0 || len(d.prefixes) > 0 {
-		forTokens(s, func(c byte) bool { return isHex(c) || c == '.' || c == ':' }, func(tok string) {
-			if strings.ContainsAny(tok, ".:") && len(tok) >= 3 {
-				m.ip(strings.Trim(tok, ".:"), field)
+		forTokens(s, func(c byte) bool { return isHex(c) || c == '.' || c == ':' }, func(tok []byte) {
+			tok = bytes.Trim(tok, ".:")
+			// Only what could be an address (a.b.c.d, a.b.c.d:port, or IPv6) is parsed.
+			dots, colons := bytes.Count(tok, []byte{'.'}), bytes.Count(tok, []byte{':'})
+			if dots == 3 && colons <= 1 || colons >= 2 {
+				m.ip(string(tok), string(field))
 			}
 		})
 	}
 	if len(d.hashes) > 0 {
-		forTokens(s, isHex, func(tok string) {
+		forTokens(s, isHex, func(tok []byte) {
 			if len(tok) == 32 || len(tok) == 40 || len(tok) == 64 {
-				if lists := d.hashes[strings.ToLower(tok)]; len(lists) > 0 {
-					m.add(TypeHash, strings.ToLower(tok), lists, field)
+				low := m.lower(tok)
+				if lists := d.hashes[string(low)]; len(lists) > 0 {
+					m.add(TypeHash, string(low), lists, string(field))
 				}
 			}
 		})
 	}
 	if len(d.domains) > 0 {
-		forTokens(s, func(c byte) bool { return isDomainChar(c | 0x20) }, func(tok string) {
-			tok = strings.ToLower(strings.Trim(tok, ".-"))
+		forTokens(s, func(c byte) bool { return isDomainChar(c | 0x20) }, func(tok []byte) {
+			t := m.lower(bytes.Trim(tok, ".-"))
 			// Every suffix at a label boundary: evil.example matches a.b.evil.example.
-			for t := tok; strings.Contains(t, "."); {
-				if lists := d.domains[t]; len(lists) > 0 {
-					m.add(TypeDomain, t, lists, field)
+			for bytes.IndexByte(t, '.') >= 0 {
+				if lists := d.domains[string(t)]; len(lists) > 0 {
+					m.add(TypeDomain, string(t), lists, string(field))
 				}
-				_, rest, _ := strings.Cut(t, ".")
-				t = rest
+				t = t[bytes.IndexByte(t, '.')+1:]
 			}
 		})
 	}
 }
 
-func forTokens(s string, in func(byte) bool, f func(string)) {
+// lower folds ASCII letters into the matcher's scratch buffer.
+func (m *matcher) lower(b []byte) []byte {
+	m.buf = m.buf[:0]
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		m.buf = append(m.buf, c)
+	}
+	return m.buf
+}
+
+func forTokens(s []byte, in func(byte) bool, f func([]byte)) {
 	start := -1
 	for i := 0; i <= len(s); i++ {
 		if i < len(s) && in(s[i]) {
@@ -497,60 +513,35 @@ func forTokens(s string, in func(byte) bool, f func(string)) {
 	}
 }
 
-// event walks the event's JSON and scans every string and number, naming the innermost key.
+// event scans every string value of the event's JSON, naming the key it belongs to. It reads
+// the raw text without decoding (escapes stay escaped: a backslash only separates tokens, as it
+// would unescaped), which keeps enrichment cheap during an alert storm.
 func (m *matcher) event(raw []byte) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	type frame struct {
-		object bool
-		key    string
-		expect bool // object: the next string is a key
-	}
-	var stack []frame
-	keyOf := func(f *frame) string {
-		if f == nil {
-			return ""
-		}
-		return f.key
-	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return // io.EOF, or a broken event (validated upstream): scan no further
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			switch v {
-			case '{':
-				stack = append(stack, frame{object: true, expect: true})
-			case '[':
-				key := ""
-				if top != nil {
-					key = top.key
-				}
-				stack = append(stack, frame{key: key})
-			default:
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 && stack[len(stack)-1].object {
-					stack[len(stack)-1].expect = true
-				}
-			}
+	var key []byte
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '"' {
 			continue
-		case string:
-			if top != nil && top.object && top.expect {
-				top.key, top.expect = v, false
-				continue
+		}
+		j := i + 1
+		for j < len(raw) && raw[j] != '"' {
+			if raw[j] == '\\' {
+				j++
 			}
-			m.scan(keyOf(top), v)
-		case json.Number:
-			m.scan(keyOf(top), v.String())
+			j++
 		}
-		if top != nil && top.object {
-			top.expect = true
+		if j >= len(raw) {
+			return
 		}
+		s := raw[i+1 : j]
+		k := j + 1
+		for k < len(raw) && (raw[k] == ' ' || raw[k] == '\t' || raw[k] == '\n' || raw[k] == '\r') {
+			k++
+		}
+		if k < len(raw) && raw[k] == ':' {
+			key = s
+		} else {
+			m.scan(key, s)
+		}
+		i = j
 	}
 }
