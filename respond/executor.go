@@ -178,7 +178,7 @@ func (e *executor) run(j *job) {
 				}
 			}
 			e.audit.record(d)
-			if !d.RevertAt.IsZero() {
+			if !j.revert && !d.RevertAt.IsZero() {
 				e.scheduleRevert(j, d.RevertAt)
 			}
 			return
