@@ -105,15 +105,16 @@ func newAuditor(c Audit, log *slog.Logger, now func() time.Time, met *respMetric
 // file and the log stay the durable records when the broker is slow.
 func (a *auditor) startKafka(w *kafka.Writer) {
 	a.writer = w
-	a.kafka = make(chan []byte, 4096)
+	ch := make(chan []byte, 4096)
+	a.kafka = ch
 	a.done = make(chan struct{})
 	go func() {
 		defer close(a.done)
-		for v := range a.kafka {
+		for v := range ch {
 			msgs := []kafka.Message{{Value: v}}
 			for more := true; more && len(msgs) < 500; {
 				select {
-				case v, ok := <-a.kafka:
+				case v, ok := <-ch:
 					if !ok {
 						more = false
 						break
