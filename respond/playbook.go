@@ -99,20 +99,16 @@ var groupFields = func() map[string]string {
 	return m
 }()
 
-// targets lists the entities of a type an alert concerns: its entities, and its correlation
-// group values for fields of that type. Alert-scoped actions have the one target "".
+// targets lists the entities of a type an alert concerns. When a correlation's group-by fields
+// include fields of that type, their values are the targets: the group is what the correlation
+// is about (a brute force groups by source address and account; the machine accounts in its
+// events are not its subject). Otherwise the alert's entities are. Alert-scoped actions have
+// the one target "".
 func targets(a *alert.Alert, typ string) []string {
-	var out []string
-	switch typ {
-	case TargetAlert:
+	if typ == TargetAlert {
 		return []string{""}
-	case TargetIP:
-		out = append(out, a.Entities.IP...)
-	case TargetUser:
-		out = append(out, a.Entities.User...)
-	case TargetHost:
-		out = append(out, a.Entities.Host...)
 	}
+	var out []string
 	for k, v := range a.Group {
 		if groupFields[strings.ToLower(k)] != typ || v == "" || v == "-" {
 			continue
@@ -125,6 +121,16 @@ func targets(a *alert.Alert, typ string) []string {
 			v = ip.Unmap().String()
 		}
 		out = append(out, v)
+	}
+	if len(out) == 0 {
+		switch typ {
+		case TargetIP:
+			out = append(out, a.Entities.IP...)
+		case TargetUser:
+			out = append(out, a.Entities.User...)
+		case TargetHost:
+			out = append(out, a.Entities.Host...)
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -193,3 +193,21 @@ func TestSuppressBoundedEvictionEmitsSummary(t *testing.T) {
 		t.Errorf("entries %d, summaries %d", len(d.entries), len(out))
 	}
 }
+
+func TestTargetsPreferCorrelationGroup(t *testing.T) {
+	a := mk(alertSpec{rule: "r", kind: alert.KindCorrelation, ip: []string{"198.51.100.23", "10.0.0.5"},
+		user: []string{"Administrator", "NW-WS101$"}, host: []string{"NW-WS101"},
+		group: map[string]string{"IpAddress": "::ffff:198.51.100.23", "TargetUserName": "Administrator"}})
+	for typ, want := range map[string]string{"ip": "198.51.100.23", "user": "Administrator", "host": "NW-WS101", "alert": ""} {
+		if got := targets(a, typ); len(got) != 1 || got[0] != want {
+			t.Errorf("%s targets %v, want [%s]", typ, got, want)
+		}
+	}
+	b := mk(alertSpec{rule: "r", ip: []string{"192.0.2.2", "192.0.2.1", "192.0.2.2"}})
+	if got := targets(b, "ip"); len(got) != 2 || got[0] != "192.0.2.1" {
+		t.Errorf("entity targets %v", got)
+	}
+	if got := targets(b, "user"); len(got) != 0 {
+		t.Errorf("user targets %v", got)
+	}
+}
