@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -604,5 +605,54 @@ playbooks: [{name: p, mode: enforce, actions: [{action: block_ip}]}]
 	want := []string{"skipped/198.51.100.7", "queued/203.0.113.50", "executed/203.0.113.50"}
 	if !slices.Equal(outcomes, want) || len(rec.all()) != 3 {
 		t.Errorf("audit %v, want %v", outcomes, want)
+	}
+}
+
+// TestApprovalAPIOnSharedMux mounts the API on the metrics server's mux (approvals.addr:
+// metrics) and caps how many actions may wait.
+func TestApprovalAPIOnSharedMux(t *testing.T) {
+	rc := newReceiver(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	token := "shared-mux-token-0123456789"
+	r, rec := newResponder(t, fmt.Sprintf(`
+approvals: {addr: metrics, token: '%s', max_pending: 2}
+actions: {block_ip: {type: webhook, url: '%s', max_targets_per_minute: 0}}
+playbooks: [{name: p, mode: enforce, actions: [{action: block_ip, approval: required}]}]
+`, token, rc.URL), func(o *Options) { o.Mux = mux })
+	if r.ApprovalAddr() != "" {
+		t.Errorf("own listener %q although sharing", r.ApprovalAddr())
+	}
+	process(t, r, bruteAlert(0, []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"}, nil, nil))
+	if p, s := len(rec.with(OutcomePending)), rec.with(OutcomeSkipped); p != 2 || len(s) != 1 || s[0].Reason != ReasonApprovalsFull {
+		t.Fatalf("pending %d, skipped %+v", p, s)
+	}
+	resp, err := http.Get(srv.URL + "/response/approvals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unauthenticated list: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/response/approvals/"+rec.with(OutcomePending)[0].ID+"/approve", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("approve: %d", resp.StatusCode)
+	}
+	r.Close()
+	if got := rc.targets(); len(got) != 1 || got[0] != "203.0.113.1" {
+		t.Errorf("acted on %v", got)
+	}
+	if _, err := New(&Config{Approvals: Approvals{Addr: "metrics", Token: token}, Actions: map[string]*ActionConfig{"block_ip": {Type: "webhook", URL: rc.URL}},
+		Playbooks: []*Playbook{{Name: "p", Mode: ModeEnforce, Actions: []PlaybookAction{{Action: "block_ip", Approval: "required"}}}}}, Options{Log: quietLog()}); err == nil {
+		t.Error("addr: metrics accepted without a metrics mux")
 	}
 }

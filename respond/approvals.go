@@ -23,6 +23,7 @@ type approvals struct {
 	pending map[string]*pendingJob
 	token   [32]byte // SHA-256 of the bearer token: compared in constant time, length hidden
 	expire  time.Duration
+	max     int
 	now     func() time.Time
 	exec    *executor
 	audit   *auditor
@@ -43,17 +44,20 @@ type pendingJob struct {
 func newApprovals(c Approvals, exec *executor, audit *auditor, met *respMetrics, log *slog.Logger, now func() time.Time) *approvals {
 	return &approvals{
 		pending: map[string]*pendingJob{}, token: sha256.Sum256([]byte(c.Token)),
-		expire: orDur(c.Expire.D(), defaultExpire), now: now, exec: exec, audit: audit, met: met, log: log,
+		expire: orDur(c.Expire.D(), defaultExpire), max: orInt(c.MaxPending, defaultMaxPending), now: now, exec: exec, audit: audit, met: met, log: log,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
-// add queues a job for approval; false when the same decision already waits.
-func (p *approvals) add(j *job) bool {
+// add queues a job for approval; otherwise it returns why not.
+func (p *approvals) add(j *job) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, dup := p.pending[j.d.ID]; dup {
-		return false
+		return ReasonAlreadyPending
+	}
+	if len(p.pending) >= p.max {
+		return ReasonApprovalsFull
 	}
 	now := p.now()
 	pj := &pendingJob{job: j, created: now, expires: now.Add(p.expire)}
@@ -62,7 +66,7 @@ func (p *approvals) add(j *job) bool {
 	d := j.d
 	d.Outcome, d.Expires, d.Request = OutcomePending, pj.expires.UTC(), j.req
 	p.audit.record(d)
-	return true
+	return ""
 }
 
 // expireLoop expires what nobody decided in time.

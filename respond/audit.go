@@ -41,6 +41,7 @@ const (
 	ReasonTemplate          = "template_error"
 	ReasonShutdown          = "shutdown"
 	ReasonAlreadyPending    = "already_pending"
+	ReasonApprovalsFull     = "approvals_full" // approvals.max_pending actions already wait
 )
 
 // Decision is one audit record: what was decided about one action for one alert and target,

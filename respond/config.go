@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,9 +153,10 @@ type PlaybookAction struct {
 
 // Approvals configures the approval queue and its HTTP API.
 type Approvals struct {
-	Addr   string   `yaml:"addr"`
-	Token  string   `yaml:"token"`
-	Expire Duration `yaml:"expire"`
+	Addr       string   `yaml:"addr"`
+	Token      string   `yaml:"token"`
+	Expire     Duration `yaml:"expire"`
+	MaxPending int      `yaml:"max_pending"`
 }
 
 // Audit configures where decisions are recorded besides the log.
@@ -234,6 +236,7 @@ const (
 	defaultDrainTimeout  = 30 * time.Second
 	defaultApprovalsAddr = "127.0.0.1:9465"
 	defaultExpire        = 30 * time.Minute
+	defaultMaxPending    = 1000
 	defaultReload        = 30 * time.Second
 	defaultSignature     = "X-Vigil-Signature"
 	minTokenLength       = 16
@@ -404,6 +407,9 @@ func (c *Config) validate(errs *configErrors) {
 			errs.at(path{"approvals", "token"}, "too short: use at least %d characters", minTokenLength)
 		}
 	}
+	if c.Approvals.MaxPending < 0 {
+		errs.at(path{"approvals", "max_pending"}, "cannot be negative")
+	}
 	if c.Queue.Size < 0 || c.Queue.Workers < 0 {
 		errs.at(path{"queue"}, "size and workers cannot be negative")
 	}
@@ -448,12 +454,18 @@ func (c *Config) validateAction(errs *configErrors, p path, name string, a *Acti
 			errs.at(p.key("command"), "required for an exec action: the program and its arguments")
 		} else if strings.Contains(a.Command[0], "{{") {
 			errs.at(p.key("command").idx(0), "the program cannot be a template: alert data must never choose what runs")
+		} else if _, err := exec.LookPath(a.Command[0]); err != nil {
+			errs.at(p.key("command").idx(0), "%v", err)
 		}
 		if a.URL != "" || a.Topic != "" {
 			errs.at(p, "an exec action takes command and body, not url or topic")
 		}
-		if a.Revert != nil && len(a.Revert.Command) > 0 && strings.Contains(a.Revert.Command[0], "{{") {
-			errs.at(p.key("revert").key("command").idx(0), "the program cannot be a template")
+		if a.Revert != nil && len(a.Revert.Command) > 0 {
+			if strings.Contains(a.Revert.Command[0], "{{") {
+				errs.at(p.key("revert").key("command").idx(0), "the program cannot be a template")
+			} else if _, err := exec.LookPath(a.Revert.Command[0]); err != nil {
+				errs.at(p.key("revert").key("command").idx(0), "%v", err)
+			}
 		}
 	case "":
 		errs.at(p, "type is required: webhook, kafka or exec")

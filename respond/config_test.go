@@ -26,6 +26,8 @@ func TestParseConfigErrorsCarryFileAndLine(t *testing.T) {
 			[]string{"not valid JSON"}},
 		{"program templated", "actions:\n  isolate_host:\n    type: exec\n    command: ['{{.Target}}']\n",
 			[]string{"test.yaml:4: response.actions.isolate_host.command[0]: the program cannot be a template"}},
+		{"program missing", "actions:\n  isolate_host:\n    type: exec\n    command: [/nonexistent/isolate, '{{.Target}}']\n",
+			[]string{"test.yaml:4: response.actions.isolate_host.command[0]:", "/nonexistent/isolate"}},
 		{"builtin target fixed", "actions:\n  block_ip:\n    type: webhook\n    url: http://127.0.0.1/x\n    target: user\n",
 			[]string{"test.yaml:5: response.actions.block_ip.target: block_ip always acts on ip"}},
 		{"custom needs target", "actions:\n  page:\n    type: webhook\n    url: http://127.0.0.1/x\n",
@@ -71,7 +73,7 @@ rate_limit: 100/1h
 actions:
   block_ip: {type: webhook, url: 'https://fw.example/block', secret: s, revert_after: 1h}
   ticket: {type: kafka, target: alert, topic: tickets}
-  isolate_host: {type: exec, command: [/usr/local/bin/isolate, --, '{{.Target}}'], rate_limit: unlimited}
+  isolate_host: {type: exec, command: ['true', --, '{{.Target}}'], rate_limit: unlimited}
 playbooks:
   - name: p
     match: {rules: [x], tags: [attack.t1110], min_level: high, min_score: 50, kinds: [correlation], entity: ip}

@@ -441,8 +441,8 @@ func (r *Responder) decide(p *playbook, pa playbookAction, a *alert.Alert, targe
 	}
 	j := &job{d: d, act: act, req: req, data: data, start: start}
 	if pa.approval {
-		if !r.approvals.add(j) {
-			skip(OutcomeSkipped, ReasonAlreadyPending, "")
+		if reason := r.approvals.add(j); reason != "" {
+			skip(OutcomeSkipped, reason, "")
 		}
 		return
 	}
