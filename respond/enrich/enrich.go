@@ -357,13 +357,14 @@ func (d *Data) Asset(kind, value string) *Asset {
 	case "user":
 		return d.users[NormalUser(value)]
 	case "host":
+		// Full names match; a name without a domain matches by first label, on either side.
 		h := NormalHost(value)
 		if a := d.hosts[h]; a != nil {
 			return a
 		}
-		short, _, _ := strings.Cut(h, ".")
-		if a := d.hosts[short]; a != nil {
-			return a
+		short, _, dotted := strings.Cut(h, ".")
+		if dotted {
+			return d.hosts[short]
 		}
 		return d.shortHosts[short]
 	case "ip":

@@ -180,3 +180,27 @@ func BenchmarkMatch(b *testing.B) {
 		d.Match(a)
 	}
 }
+
+func TestAssetHostNames(t *testing.T) {
+	dir := t.TempDir()
+	f := write(t, dir, "a.csv", "host,nw-dc01.corp.example,critical\nhost,WS7,low\n")
+	d, err := Load(Sources{Assets: []string{f}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"NW-DC01.corp.example.": "critical", // full name, case and trailing dot folded
+		"nw-dc01":               "critical", // no domain: first label
+		"nw-dc01.other.example": "",         // another domain is another host
+		"ws7.corp.example":      "low",      // the entry has no domain
+		"ws8":                   "",
+	} {
+		got := ""
+		if a := d.Asset("host", host); a != nil {
+			got = a.Criticality
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", host, got, want)
+		}
+	}
+}
