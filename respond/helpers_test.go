@@ -21,9 +21,13 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func parseYAML(t *testing.T, text string) (*Config, error) {
 	t.Helper()
+	return parseYAMLb(text)
+}
+
+func parseYAMLb(text string) (*Config, error) {
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &n); err != nil {
-		t.Fatalf("test YAML: %v", err)
+		return nil, err
 	}
 	return ParseConfig(resolve(&n), "test.yaml")
 }
@@ -104,7 +108,9 @@ type received struct {
 	doc    map[string]any
 }
 
-func newReceiver(t *testing.T, status ...int) *receiver {
+func newReceiverB(tb testing.TB) *receiver { return newReceiver(tb) }
+
+func newReceiver(t testing.TB, status ...int) *receiver {
 	t.Helper()
 	rc := &receiver{status: status}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

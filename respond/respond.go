@@ -411,15 +411,6 @@ func (r *Responder) decide(p *playbook, pa playbookAction, a *alert.Alert, targe
 			return
 		}
 	}
-	data := &TemplateData{
-		Alert: a, Target: target, TargetType: act.target, Action: act.name, Operation: act.operation,
-		Playbook: p.name, Mode: p.mode, DecisionID: d.ID, Params: pa.params, Time: r.now().UTC(),
-	}
-	req, err := act.tpl.render(act.typ, data, false)
-	if err != nil {
-		skip(OutcomeFailed, ReasonTemplate, err.Error())
-		return
-	}
 	if p.mode == ModeEnforce && !pa.approval && r.exec.full() {
 		skip(OutcomeSkipped, ReasonQueueFull, "")
 		return
@@ -432,6 +423,17 @@ func (r *Responder) decide(p *playbook, pa playbookAction, a *alert.Alert, targe
 	}
 	if reason := r.gates[p.mode].admit(act.name, key); reason != "" {
 		skip(OutcomeSkipped, reason, "")
+		return
+	}
+	// Rendered only once admitted: in an alert storm most decisions stop at the guard rails, and
+	// rendering (the alert as JSON) is the expensive part of a decision.
+	data := &TemplateData{
+		Alert: a, Target: target, TargetType: act.target, Action: act.name, Operation: act.operation,
+		Playbook: p.name, Mode: p.mode, DecisionID: d.ID, Params: pa.params, Time: r.now().UTC(),
+	}
+	req, err := act.tpl.render(act.typ, data, false)
+	if err != nil {
+		skip(OutcomeFailed, ReasonTemplate, err.Error())
 		return
 	}
 	if p.mode == ModeDryRun {
