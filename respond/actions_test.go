@@ -158,6 +158,7 @@ func TestExecRunsProgramWithoutShell(t *testing.T) {
 out="$1"; shift
 for a in "$@"; do printf 'arg=%s\n' "$a" >> "$out"; done
 printf 'op=%s target=%s\n' "$VIGIL_OPERATION" "$VIGIL_TARGET" >> "$out"
+printf 'passed=%s secret=%s\n' "$EDR_TOKEN" "$VIGIL_APPROVAL_TOKEN" >> "$out"
 cat >> "$out"
 echo isolated
 `)
@@ -166,10 +167,13 @@ actions:
   disable_account:
     type: exec
     command: ['%s', '%s', '--', '{{.Target}}', '{{.Alert.Rule.Name}}']
+    env: [EDR_TOKEN]
     body: '{"user": {{json .Target}}}'
 playbooks:
   - {name: p, mode: enforce, match: {kinds: [correlation]}, actions: [{action: disable_account}]}
 `, script, out))
+	t.Setenv("EDR_TOKEN", "edr-123")
+	t.Setenv("VIGIL_APPROVAL_TOKEN", "must-not-leak")
 	evil := "anna; touch " + filepath.Join(dir, "pwned") + " $(id)"
 	process(t, r, bruteAlert(0, nil, []string{evil}, nil))
 	r.Close()
@@ -177,7 +181,7 @@ playbooks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "arg=--\narg=" + evil + "\narg=brute\nop=disable_account target=" + evil + "\n" + `{"user": "anna; touch ` + filepath.Join(dir, "pwned") + ` $(id)"}`
+	want := "arg=--\narg=" + evil + "\narg=brute\nop=disable_account target=" + evil + "\npassed=edr-123 secret=\n" + `{"user": "anna; touch ` + filepath.Join(dir, "pwned") + ` $(id)"}`
 	if string(data) != want {
 		t.Errorf("program saw:\n%s\nwant:\n%s", data, want)
 	}

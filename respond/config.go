@@ -104,6 +104,7 @@ type ActionConfig struct {
 	Topic           string            `yaml:"topic"`
 	Key             string            `yaml:"key"`
 	Command         []string          `yaml:"command"`
+	Env             []string          `yaml:"env"`
 	Body            string            `yaml:"body"`
 
 	Timeout             Duration  `yaml:"timeout"`
@@ -439,15 +440,15 @@ func (c *Config) validateAction(errs *configErrors, p path, name string, a *Acti
 		if a.URL == "" {
 			errs.at(p.key("url"), "required for a webhook (empty: is the environment variable it names set?)")
 		}
-		if a.Topic != "" || len(a.Command) > 0 {
-			errs.at(p, "a webhook takes url, headers, secret and body, not topic or command")
+		if a.Topic != "" || len(a.Command) > 0 || len(a.Env) > 0 {
+			errs.at(p, "a webhook takes url, headers, secret and body, not topic, command or env")
 		}
 	case "kafka":
 		if a.Topic == "" {
 			errs.at(p.key("topic"), "required for a kafka action")
 		}
-		if a.URL != "" || len(a.Command) > 0 {
-			errs.at(p, "a kafka action takes topic, key and body, not url or command")
+		if a.URL != "" || len(a.Command) > 0 || len(a.Env) > 0 {
+			errs.at(p, "a kafka action takes topic, key and body, not url, command or env")
 		}
 	case "exec":
 		if len(a.Command) == 0 || a.Command[0] == "" {
@@ -458,7 +459,12 @@ func (c *Config) validateAction(errs *configErrors, p path, name string, a *Acti
 			errs.at(p.key("command").idx(0), "%v", err)
 		}
 		if a.URL != "" || a.Topic != "" {
-			errs.at(p, "an exec action takes command and body, not url or topic")
+			errs.at(p, "an exec action takes command, env and body, not url or topic")
+		}
+		for i, v := range a.Env {
+			if v == "" || strings.ContainsAny(v, "= ") {
+				errs.at(p.key("env").idx(i), "%q: want the name of an environment variable to pass on", v)
+			}
 		}
 		if a.Revert != nil && len(a.Revert.Command) > 0 {
 			if strings.Contains(a.Revert.Command[0], "{{") {

@@ -265,7 +265,7 @@ func buildAction(name string, c *ActionConfig, o Options) (*action, error) {
 	case "kafka":
 		a.tr = &kafkaAction{topic: c.Topic, conf: o.Kafka}
 	case "exec":
-		a.tr = execAction{}
+		a.tr = execAction{env: c.Env}
 	}
 	return a, nil
 }

@@ -197,16 +197,29 @@ func (k *kafkaAction) close() {
 // execAction runs a program directly (never through a shell) with the rendered argv, the body on
 // standard input and VIGIL_* variables describing the decision. Exit status 0 is success, 75
 // (EX_TEMPFAIL) and timeouts are retried, anything else fails.
-type execAction struct{}
+//
+// The program does not inherit the agent's environment (which may hold broker passwords and the
+// approval token): only PATH, HOME, LANG, LC_ALL, TZ, TMPDIR and the variables named in env.
+type execAction struct {
+	env []string
+}
+
+var baseEnv = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
 
 // ExitTempFail is the exit status an exec action uses to ask for a retry.
 const ExitTempFail = 75
 
-func (execAction) send(ctx context.Context, j *job) (string, error) {
+func (x execAction) send(ctx context.Context, j *job) (string, error) {
 	argv := j.req.Argv
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin = strings.NewReader(j.req.Body)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = []string{}
+	for _, name := range append(baseEnv, x.env...) {
+		if v, ok := os.LookupEnv(name); ok {
+			cmd.Env = append(cmd.Env, name+"="+v)
+		}
+	}
+	cmd.Env = append(cmd.Env,
 		"VIGIL_DECISION="+j.d.ID, "VIGIL_ACTION="+j.d.Action, "VIGIL_OPERATION="+j.d.Operation,
 		"VIGIL_TARGET="+j.d.Target, "VIGIL_TARGET_TYPE="+j.d.TargetType, "VIGIL_ALERT_ID="+j.d.AlertID,
 		"VIGIL_MODE="+j.d.Mode, "VIGIL_PLAYBOOK="+j.d.Playbook)
