@@ -1,10 +1,12 @@
 package respond
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -570,4 +572,33 @@ func parseRate(s, def string) (rate, error) {
 		return rate{}, fmt.Errorf("rate %q: period %q is not a positive duration", s, ps)
 	}
 	return rate{n, d}, nil
+}
+
+// Check validates the response section as `vigil config check` does: the keys and values, the
+// indicator and asset files, and the directories of the files it writes. It starts nothing and
+// connects to nothing.
+func Check(node *yaml.Node, file string) error {
+	c, err := ParseConfig(node, file)
+	if err != nil || c == nil {
+		return err
+	}
+	var errs []error
+	if e := c.Enrichment; e != nil {
+		src := enrich.Sources{Assets: e.Assets}
+		for _, l := range e.Indicators {
+			src.Lists = append(src.Lists, enrich.List{Name: l.Name, File: l.File, Type: l.Type})
+		}
+		if _, err := enrich.Load(src); err != nil {
+			errs = append(errs, fmt.Errorf("response.enrichment: %w", err))
+		}
+	}
+	if err := statePath(c.RevertState); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Audit.File != "" {
+		if fi, err := os.Stat(filepath.Dir(c.Audit.File)); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("response.audit.file %s: directory does not exist", c.Audit.File))
+		}
+	}
+	return errors.Join(errs...)
 }

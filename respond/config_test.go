@@ -13,7 +13,9 @@ func TestParseConfigErrorsCarryFileAndLine(t *testing.T) {
 		want       []string // substrings of the error
 	}{
 		{"unknown key", "actions:\n  block_ip:\n    type: webhook\n    url: http://127.0.0.1/x\n    tagret: ip\n",
-			[]string{"test.yaml:5: response.actions.block_ip.tagret: unknown key"}},
+			[]string{"test.yaml:5: unknown key response.actions.block_ip.tagret (did you mean target?)"}},
+		{"unknown key far off", "playbooks:\n  - name: p\n    when: {}\n",
+			[]string{"test.yaml:3: unknown key response.playbooks[0].when (known: name, enabled, mode, match, actions)"}},
 		{"bad type", "playbooks:\n  - name: p\n    match:\n      min_score: lots\n",
 			[]string{"test.yaml:4: response: cannot unmarshal"}},
 		{"bare number duration", "actions:\n  notify:\n    type: webhook\n    url: http://127.0.0.1/x\n    timeout: 10\n",

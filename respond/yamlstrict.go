@@ -46,6 +46,53 @@ func (e *configErrors) at(p path, format string, args ...any) {
 	e.errs = append(e.errs, fmt.Sprintf("%s: %s: %s", where, p, fmt.Sprintf(format, args...)))
 }
 
+// unknown reports an unknown key the way the rest of the configuration does:
+// "file:line: unknown key response.x.y (did you mean z?)".
+func (e *configErrors) unknown(p path, hint string) {
+	where := e.file
+	if where == "" {
+		where = "config"
+	}
+	if line := lineOf(e.root, p); line > 0 {
+		where += ":" + strconv.Itoa(line)
+	}
+	e.errs = append(e.errs, fmt.Sprintf("%s: unknown key %s%s", where, p, hint))
+}
+
+// suggest names the known key closest to a misspelt one (at most two edits away).
+func suggest(key string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return " (known: " + strings.Join(known, ", ") + ")"
+	}
+	return " (did you mean " + best + "?)"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 func (e *configErrors) err() error {
 	if len(e.errs) == 0 {
 		return nil
@@ -132,7 +179,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, p path, errs *configErrors) {
 			k := n.Content[i].Value
 			ft, ok := fields[k]
 			if !ok {
-				errs.at(p.key(k), "unknown key (known: %s)", strings.Join(names, ", "))
+				errs.unknown(p.key(k), suggest(k, names))
 				continue
 			}
 			checkKeys(n.Content[i+1], ft, p.key(k), errs)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -91,5 +92,28 @@ func TestResponseExample(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "outcome=skipped") || !strings.Contains(errOut, "reason=allowlisted") || !strings.Contains(errOut, "target=198.51.100.7") {
 		t.Errorf("stderr does not record the allowlisted decision:\n%s", errOut)
+	}
+}
+
+func TestConfigCheckValidatesResponse(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/bad.yaml"
+	os.WriteFile(bad, []byte("response:\n  enrichment:\n    indicators: [{file: "+dir+"/missing.txt}]\n  actions:\n    block_ip: {type: webhook, url: 'http://127.0.0.1/x', tagret: ip}\n"), 0o644)
+	code, out, _ := run("config", "check", bad)
+	if code != 1 || !strings.Contains(out, bad+":5: unknown key response.actions.block_ip.tagret (did you mean target?)") {
+		t.Errorf("bad response section: %d %q", code, out)
+	}
+	os.WriteFile(bad, []byte("response:\n  enrichment:\n    indicators: [{file: "+dir+"/missing.txt}]\n"), 0o644)
+	if code, out, _ := run("config", "check", bad); code != 1 || !strings.Contains(out, "missing.txt") {
+		t.Errorf("missing indicator file: %d %q", code, out)
+	}
+	t.Setenv("VIGIL_WEBHOOK_URL", "http://127.0.0.1:1/block")
+	if code, out, _ := run("config", "check", "../../examples/response/vigil.yaml"); code != 1 || !strings.Contains(out, "bad-ips.txt") {
+		// The example's paths are relative to the repository root: from here they are missing.
+		t.Errorf("example from another directory: %d %q", code, out)
+	}
+	t.Chdir("../..")
+	if code, out, _ := run("config", "check", "examples/response/vigil.yaml"); code != 0 {
+		t.Errorf("example: %d %q", code, out)
 	}
 }
