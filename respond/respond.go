@@ -465,6 +465,17 @@ func (r *Responder) Close() {
 	if r.stopWatch != nil {
 		r.stopWatch()
 	}
+	if r.dedup != nil {
+		// The runner flushes at the end of its input; a stop before that (a Kafka agent shutting
+		// down) leaves windows open. Their counts go to the log rather than nowhere.
+		var open []*alert.Alert
+		r.dedup.flush(&open)
+		for _, s := range open {
+			r.log.Warn("suppression window open at shutdown: duplicates withheld and not summarised in an alert",
+				"rule", s.Rule.Title, "rule_id", s.Rule.ID, "count", s.Count, "last_alert", s.ID, "last_time", s.Time,
+				"users", s.Entities.User, "hosts", s.Entities.Host, "ips", s.Entities.IP)
+		}
+	}
 	if r.approvals != nil {
 		r.approvals.close()
 	}
