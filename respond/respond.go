@@ -155,6 +155,7 @@ func New(c *Config, o Options) (*Responder, error) {
 	for _, name := range names {
 		a, err := buildAction(name, c.Actions[name], o)
 		if err != nil {
+			r.Close()
 			return nil, err
 		}
 		r.actions[name] = a
@@ -179,6 +180,7 @@ func New(c *Config, o Options) (*Responder, error) {
 
 	audit, err := newAuditor(c.Audit, r.log, o.Now, r.met)
 	if err != nil {
+		r.Close()
 		return nil, err
 	}
 	r.audit = audit
@@ -187,12 +189,12 @@ func New(c *Config, o Options) (*Responder, error) {
 	}
 	if c.Audit.KafkaTopic != "" {
 		if o.Kafka == nil {
-			audit.close()
+			r.Close()
 			return nil, errors.New("response.audit.kafka_topic: no Kafka connection configured")
 		}
 		kc, err := o.Kafka()
 		if err != nil {
-			audit.close()
+			r.Close()
 			return nil, fmt.Errorf("response.audit.kafka_topic: %w", err)
 		}
 		audit.startKafka(newKafkaWriter(kc, c.Audit.KafkaTopic))
