@@ -11,12 +11,35 @@ import (
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/metrics"
 	"github.com/vigil-detect/vigil/pipeline"
+	"github.com/vigil-detect/vigil/respond"
 	"github.com/vigil-detect/vigil/stream"
 )
 
+// StageEnv is what stages may take from the program hosting them besides the configuration.
+type StageEnv struct {
+	Mux        *http.ServeMux         // the metrics server's mux (the approval API can share it)
+	OnDecision func(respond.Decision) // hears every response decision (the demo's console)
+}
+
 // Stages builds the ordered stages after detection from the configuration.
-func Stages(cfg *config.Config, rs *pipeline.Ruleset, log *slog.Logger, m *metrics.Metrics) ([]pipeline.Stage, func(), error) {
-	return nil, func() {}, nil
+func Stages(cfg *config.Config, rs *pipeline.Ruleset, log *slog.Logger, m *metrics.Metrics, env ...StageEnv) ([]pipeline.Stage, func(), error) {
+	var stages []pipeline.Stage
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	resp, err := responseStage(cfg, log, m, env)
+	if err != nil {
+		closeAll()
+		return nil, func() {}, err
+	}
+	if resp != nil {
+		stages = append(stages, resp)
+		closers = append(closers, resp.Close)
+	}
+	return stages, closeAll, nil
 }
 
 // Agent is the Kafka agent behind `vigil run` and `vigil demo`.
@@ -30,6 +53,8 @@ type Agent struct {
 	// Mux, when set, gets the metrics endpoints and is served on the metrics address; other
 	// packages may add handlers to it (the approval API).
 	Mux *http.ServeMux
+	// OnDecision hears every response decision (the demo prints them under the alerts).
+	OnDecision func(respond.Decision)
 
 	runner      *pipeline.Runner
 	server      *metrics.Server
@@ -58,6 +83,9 @@ func (a *Agent) Start() error {
 	}
 	if a.Health == nil {
 		a.Health = metrics.NewHealth(a.Metrics)
+	}
+	if a.Mux == nil {
+		a.Mux = http.NewServeMux() // so that stages can add handlers (the approval API)
 	}
 	a.Health.Set("rules", false, "loading")
 	a.Health.Set("kafka", false, "connecting")
@@ -129,7 +157,7 @@ func (a *Agent) Start() error {
 		return err
 	}
 	a.Health.Set("kafka", true, "")
-	stages, closeStages, err := Stages(cfg, rs, a.Log, a.Metrics)
+	stages, closeStages, err := Stages(cfg, rs, a.Log, a.Metrics, StageEnv{Mux: a.Mux, OnDecision: a.OnDecision})
 	if err != nil {
 		src.Close()
 		return err

@@ -9,13 +9,19 @@ import (
 	"sync"
 
 	"github.com/vigil-detect/vigil/alert"
+	"github.com/vigil-detect/vigil/respond"
 )
 
-// Console prints alerts for a person watching: one line each, the most telling facts first.
+// Console prints alerts for a person watching: one line each, the most telling facts first,
+// with the response decisions about each alert on the lines under it.
 type Console struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	pending []respond.Decision // decided before their alert was written
 }
+
+// maxPending bounds decisions waiting for their alert's line.
+const maxPending = 1000
 
 // NewConsole writes to w.
 func NewConsole(w io.Writer) *Console { return &Console{w: w} }
@@ -28,8 +34,83 @@ func (c *Console) Write(_ context.Context, alerts []*alert.Alert) error {
 		if _, err := fmt.Fprintln(c.w, FormatAlert(a)); err != nil {
 			return err
 		}
+		rest := c.pending[:0]
+		for _, d := range c.pending {
+			if d.AlertID == a.ID {
+				fmt.Fprintln(c.w, FormatDecision(d))
+			} else {
+				rest = append(rest, d)
+			}
+		}
+		c.pending = rest
 	}
+	// Decisions whose alert went to no line of this batch (a merged duplicate's, say).
+	for _, d := range c.pending {
+		fmt.Fprintln(c.w, FormatDecision(d))
+	}
+	c.pending = c.pending[:0]
 	return nil
+}
+
+// Decision hears a response decision. What is decided while an alert is processed (dry run,
+// skipped, waiting for approval) is printed under the alert once it is written; what happens
+// later (executed, failed, approved, reverted) is printed when it happens. Cooldown skips and
+// hand-overs to the workers are not shown: they are in the audit log.
+func (c *Console) Decision(d respond.Decision) {
+	if d.Outcome == respond.OutcomeQueued || d.Outcome == respond.OutcomeSkipped && d.Reason == respond.ReasonCooldown {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch d.Outcome {
+	case respond.OutcomeDryRun, respond.OutcomeSkipped, respond.OutcomePending:
+		if len(c.pending) < maxPending {
+			c.pending = append(c.pending, d)
+			return
+		}
+	}
+	fmt.Fprintln(c.w, FormatDecision(d))
+}
+
+// FormatDecision renders a decision as an indented console line.
+func FormatDecision(d respond.Decision) string {
+	target := d.Target
+	if target == "" {
+		target = "for the alert"
+	}
+	var b strings.Builder
+	b.WriteString("          ↳ ")
+	switch d.Outcome {
+	case respond.OutcomeDryRun:
+		fmt.Fprintf(&b, "would %s %s", d.Action, target)
+		if d.Approval {
+			b.WriteString(" after approval")
+		}
+		fmt.Fprintf(&b, "  (dry run, playbook %s)", d.Playbook)
+	case respond.OutcomeSkipped:
+		fmt.Fprintf(&b, "not %s %s: %s", d.Action, target, strings.ReplaceAll(d.Reason, "_", " "))
+	case respond.OutcomePending:
+		fmt.Fprintf(&b, "%s %s waits for approval until %s (decision %s)", d.Action, target, d.Expires.Local().Format("15:04:05"), d.ID)
+	default:
+		fmt.Fprintf(&b, "%s %s: %s", d.Action, target, strings.ReplaceAll(d.Outcome, "_", " "))
+		var more []string
+		if d.Reason != "" {
+			more = append(more, strings.ReplaceAll(d.Reason, "_", " "))
+		}
+		if d.Result != "" {
+			more = append(more, d.Result)
+		}
+		if d.Error != "" && d.Result == "" {
+			more = append(more, d.Error)
+		}
+		if d.By != "" {
+			more = append(more, "by "+d.By)
+		}
+		if len(more) > 0 {
+			b.WriteString(" (" + strings.Join(more, ", ") + ")")
+		}
+	}
+	return b.String()
 }
 
 // Close does nothing.
@@ -65,6 +146,12 @@ func FormatAlert(a *alert.Alert) string {
 		add("host", a.Entities.Host)
 		add("user", a.Entities.User)
 		add("ip", a.Entities.IP)
+	}
+	if a.Kind == alert.KindRisk && a.Correlation != nil {
+		facts = facts[:0]
+		for k, v := range a.Group {
+			facts = append(facts, fmt.Sprintf("%s=%s  risk %.0f from %d alerts", k, v, a.Correlation.Value, a.Correlation.Count))
+		}
 	}
 	if a.Count > 1 {
 		facts = append(facts, fmt.Sprintf("x%d", a.Count))

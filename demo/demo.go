@@ -5,6 +5,7 @@ package demo
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -15,13 +16,21 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-detect/vigil/agent"
 	"github.com/vigil-detect/vigil/bench/gen"
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/respond"
 	"github.com/vigil-detect/vigil/stream"
 )
+
+// responseYAML is the demo's response section: dry-run playbooks whose decisions the console
+// prints under the alerts.
+//
+//go:embed response.yaml
+var responseYAML []byte
 
 // Options configure a demo run.
 type Options struct {
@@ -97,21 +106,28 @@ func RunResult(ctx context.Context, o Options) (*Result, error) {
 	cfg.Kafka.AlertsTopic = AlertsTopic
 	cfg.Kafka.DeadLetterTopic = DeadLetterTopic
 	cfg.Metrics.Addr = o.MetricsAddr
+	if err := yaml.Unmarshal(responseYAML, &cfg.Response); err != nil {
+		return nil, fmt.Errorf("demo/response.yaml: %w", err)
+	}
+	cfg.Path = "demo/response.yaml"
 
 	var view stream.Sink
+	var onDecision func(respond.Decision)
 	if o.JSON {
 		view = stream.NewWriterSink(o.Out, false)
 	} else {
-		view = NewConsole(o.Out)
+		console := NewConsole(o.Out)
+		view, onDecision = console, console.Decision
 	}
-	a := &agent.Agent{Config: cfg, Log: log, ExtraSinks: []stream.Sink{view}, Mux: http.NewServeMux()}
+	a := &agent.Agent{Config: cfg, Log: log, ExtraSinks: []stream.Sink{view}, Mux: http.NewServeMux(), OnDecision: onDecision}
 	if err := a.Start(); err != nil {
 		a.Close()
 		return nil, err
 	}
 	res := &Result{MetricsAddr: a.MetricsAddr()}
 	if !o.JSON {
-		fmt.Fprintf(o.Out, "Vigil demo: broker %s, metrics http://%s/metrics, %.0f events/s, attack story in %s. Ctrl-C stops.\n\n",
+		fmt.Fprintf(o.Out, "Vigil demo: broker %s, metrics http://%s/metrics, %.0f events/s, attack story in %s. Ctrl-C stops.\n"+
+			"Response playbooks run in dry-run: decisions print under the alerts (↳), nothing is sent.\n\n",
 			b.Addr, a.MetricsAddr(), o.Rate, o.AttackAt)
 	}
 

@@ -71,7 +71,9 @@ func TestDemoShowsAlertsAndServesMetrics(t *testing.T) {
 		t.Fatalf("demo: %v", r.err)
 	}
 	text := out.String()
-	for _, want := range []string{"Vigil demo:", "Shadow Copies Deleted Via Vssadmin.EXE", "Demo finished:"} {
+	for _, want := range []string{"Vigil demo:", "Shadow Copies Deleted Via Vssadmin.EXE", "Demo finished:",
+		"↳ would block_ip 198.51.100.23  (dry run, playbook contain-external-access)",
+		"↳ would isolate_host NW-WS101.northwind.local  (dry run, playbook credential-theft)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("console output lacks %q:\n%s", want, text)
 		}

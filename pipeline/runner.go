@@ -26,6 +26,13 @@ type Stage interface {
 	Process(ctx context.Context, alerts []*alert.Alert, watermark time.Time) ([]*alert.Alert, error)
 }
 
+// Flusher is a Stage that holds alerts back (suppression windows) and releases them when the
+// input ends: the runner calls Flush after the last batch, passes what it returns through the
+// later stages and writes it before the final commit.
+type Flusher interface {
+	Flush(ctx context.Context) ([]*alert.Alert, error)
+}
+
 // Config tunes a Runner; zero values mean the defaults.
 type Config struct {
 	Workers        int           // parallel decode+detect workers (default GOMAXPROCS)
@@ -290,6 +297,9 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 		case b, ok := <-done:
 			if !ok {
 				if firstErr == nil {
+					firstErr = r.flush(ctx, watermark)
+				}
+				if firstErr == nil {
 					commit()
 				}
 				return firstErr
@@ -326,6 +336,50 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 			}
 		}
 	}
+}
+
+// flush collects what Flusher stages held back, runs it through the stages after them and
+// writes it.
+func (r *Runner) flush(ctx context.Context, watermark time.Time) error {
+	var out []*alert.Alert
+	for i, st := range r.Stages {
+		f, ok := st.(Flusher)
+		if !ok {
+			continue
+		}
+		alerts, err := f.Flush(ctx)
+		if err != nil {
+			return err
+		}
+		for _, later := range r.Stages[i+1:] {
+			if len(alerts) == 0 {
+				break
+			}
+			if alerts, err = later.Process(ctx, alerts, watermark); err != nil {
+				return err
+			}
+		}
+		for _, a := range alerts {
+			if !a.Suppressed {
+				out = append(out, a)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	for i, s := range r.Sinks {
+		if err := r.retry(ctx, "sink_"+strconv.Itoa(i), func() error { return s.Write(ctx, out) }); err != nil {
+			return err
+		}
+	}
+	r.stats.Alerts.Add(int64(len(out)))
+	if r.Metrics != nil {
+		for _, a := range out {
+			r.Metrics.Alerts.WithLabelValues(a.Kind, levelLabel(a.Rule.Level)).Inc()
+		}
+	}
+	return nil
 }
 
 func (r *Runner) commit(ctx context.Context) {

@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/demo"
+	"github.com/vigil-detect/vigil/respond"
 )
 
 // configFlags registers --config and --set and returns the loader that reads the file, applies
@@ -323,7 +324,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	bad := false
-	for _, e := range []error{cfg.Validate(), cfg.CheckFiles()} {
+	for _, e := range []error{cfg.Validate(), cfg.CheckFiles(), respond.Check(&cfg.Response, cfg.Path)} {
 		if e != nil {
 			fmt.Fprintln(stdout, e)
 			bad = true
