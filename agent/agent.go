@@ -32,14 +32,17 @@ var Version = "dev"
 const BuiltinStarter = "builtin:starter"
 
 // LoadRules reads rule files and directories; BuiltinStarter selects the embedded starter rules.
-func LoadRules(paths []string) *rules.Set {
-	set := &rules.Set{}
+func LoadRules(paths []string) *rules.Set { return LoadRulesWith(paths, rules.Limits{}) }
+
+// LoadRulesWith is LoadRules with limits on what is read.
+func LoadRulesWith(paths []string, lim rules.Limits) *rules.Set {
+	set := &rules.Set{Limits: lim}
 	for _, p := range paths {
 		var part *rules.Set
 		if p == BuiltinStarter {
 			part = rules.LoadFS(rules.Starter(), rules.StarterPrefix)
 		} else {
-			part = rules.Load(p)
+			part = rules.LoadWith(lim, p)
 		}
 		set.Rules = append(set.Rules, part.Rules...)
 		set.Correlations = append(set.Correlations, part.Correlations...)
@@ -55,7 +58,7 @@ func CompileRules(cfg *config.Config) (*pipeline.Ruleset, error) {
 	if len(cfg.Rules) == 0 {
 		return nil, errors.New("no rules configured: give --rules PATH (or rules: in the config file)")
 	}
-	set := LoadRules(cfg.Rules)
+	set := LoadRulesWith(cfg.Rules, rules.Limits{MaxFileBytes: int64(cfg.RuleLimits.MaxFileBytes)})
 	opts, err := RuleOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -92,6 +95,12 @@ func RuleOptions(cfg *config.Config) (pipeline.RuleOptions, error) {
 		FieldMappings: mappings,
 		Placeholders:  cfg.Placeholders,
 		Limits:        event.Limits{MaxBytes: maxEventBytes(cfg), MaxDepth: cfg.Pipeline.MaxDepth},
+		RuleLimits: detect.RuleLimits{
+			MaxRegexBytes:     cfg.RuleLimits.MaxRegexBytes,
+			MaxRegexProgram:   cfg.RuleLimits.MaxRegexProgram,
+			MaxValueVariants:  cfg.RuleLimits.MaxValueVariants,
+			MaxConditionDepth: cfg.RuleLimits.MaxConditionDepth,
+		},
 	}
 	opts.TimeFields = cfg.TimeFields
 	opts.Explain = cfg.Explain
@@ -156,6 +165,10 @@ func KafkaConfig(cfg *config.Config, log *slog.Logger) (stream.KafkaConfig, erro
 		Group:    k.Group,
 		Topics:   cfg.Topics(),
 		Logger:   log,
+
+		HeartbeatInterval: k.HeartbeatInterval,
+		SessionTimeout:    k.SessionTimeout,
+		RebalanceTimeout:  k.RebalanceTimeout,
 	}
 	start, err := config.ParseStartOffset(k.StartOffset)
 	if err != nil {

@@ -29,7 +29,8 @@ func Sinks(cfg *config.Config, kc stream.KafkaConfig, stdout io.Writer) (sinks [
 		}
 	}()
 	if cfg.Kafka.AlertsTopic != "" {
-		ks, err := stream.NewKafkaSink(kc, stream.WriterConfig{Topic: cfg.Kafka.AlertsTopic, Compression: cfg.Kafka.Compression})
+		ks, err := stream.NewKafkaSink(kc, stream.WriterConfig{Topic: cfg.Kafka.AlertsTopic, Compression: cfg.Kafka.Compression,
+			MaxMessageBytes: cfg.Kafka.MaxMessageBytes})
 		if err != nil {
 			return sinks, err
 		}
@@ -50,7 +51,7 @@ func Sinks(cfg *config.Config, kc stream.KafkaConfig, stdout io.Writer) (sinks [
 		sinks = append(sinks, stream.NewFormatWriterSink(f, true, enc))
 	}
 	for i, sc := range cfg.Output.Sinks {
-		s, err := openSink(sc, kc, stdout)
+		s, err := openSink(sc, kc, stdout, cfg.Kafka.MaxMessageBytes)
 		if err != nil {
 			return sinks, fmt.Errorf("output.sinks[%d] (%s): %w", i, sc.Type, err)
 		}
@@ -59,14 +60,15 @@ func Sinks(cfg *config.Config, kc stream.KafkaConfig, stdout io.Writer) (sinks [
 	return sinks, nil
 }
 
-func openSink(sc config.Sink, kc stream.KafkaConfig, stdout io.Writer) (stream.Sink, error) {
+func openSink(sc config.Sink, kc stream.KafkaConfig, stdout io.Writer, maxMessageBytes int) (stream.Sink, error) {
 	enc, err := Encoder(sc.Format)
 	if err != nil {
 		return nil, err
 	}
 	switch sc.Type {
 	case "kafka":
-		return stream.NewKafkaSink(kc, stream.WriterConfig{Topic: sc.Topic, Compression: sc.Compression, Encoder: enc})
+		return stream.NewKafkaSink(kc, stream.WriterConfig{Topic: sc.Topic, Compression: sc.Compression, Encoder: enc,
+			MaxMessageBytes: maxMessageBytes})
 	case "stdout":
 		return stream.NewFormatWriterSink(stdout, false, enc), nil
 	case "file":

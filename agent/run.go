@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/metrics"
@@ -56,9 +57,14 @@ type Agent struct {
 	// OnDecision hears every response decision (the demo prints them under the alerts).
 	OnDecision func(respond.Decision)
 
+	// ReloadRequests, when set, asks for a rule reload on every receive (cmd/vigil sends
+	// SIGHUP here).
+	ReloadRequests <-chan os.Signal
+
 	runner      *pipeline.Runner
 	server      *metrics.Server
 	closeStages func()
+	reloadMu    sync.Mutex
 }
 
 // MetricsAddr is the address the metrics server bound (after Start).
@@ -101,12 +107,10 @@ func (a *Agent) Start() error {
 		return err
 	}
 	LogRuleProblems(a.Log, rs)
-	if len(rs.Detect.Rules) == 0 {
-		return errors.New("no detection rule compiled; nothing to do")
+	if err := usable(cfg, rs); err != nil {
+		return err
 	}
-	a.Metrics.RulesLoaded.WithLabelValues("detection").Set(float64(len(rs.Detect.Rules)))
-	a.Metrics.RulesLoaded.WithLabelValues("correlation").Set(float64(len(rs.Set.Correlations)))
-	a.Metrics.RuleLoadErrors.Set(float64(len(rs.Errors())))
+	a.ruleMetrics(rs)
 	a.Health.Set("rules", true, "")
 
 	kc, err := KafkaConfig(cfg, a.Log)
@@ -135,7 +139,8 @@ func (a *Agent) Start() error {
 	}
 	var dlq stream.DeadLetter = &stream.LogDeadLetter{Log: a.Log}
 	if cfg.Kafka.DeadLetterTopic != "" {
-		kdl, err := stream.NewKafkaDeadLetter(kc, cfg.Kafka.DeadLetterTopic)
+		kdl, err := stream.NewKafkaDeadLetterWith(kc, stream.WriterConfig{Topic: cfg.Kafka.DeadLetterTopic,
+			MaxMessageBytes: cfg.Kafka.MaxMessageBytes})
 		if err != nil {
 			return err
 		}
@@ -186,7 +191,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		a.watchRules(watchCtx)
+	}()
 	err := a.runner.Run(ctx)
+	stopWatch()
+	<-watched
 	a.Close()
 	s := a.runner.Stats()
 	a.Log.Info("stopped", "events", s.Records.Load(), "alerts", s.Alerts.Load(), "rejected", s.Rejected.Load())

@@ -34,6 +34,8 @@ type Config struct {
 	Pipeline          Pipeline            `yaml:"pipeline"`
 	Metrics           Metrics             `yaml:"metrics"`
 	Log               Log                 `yaml:"log"`
+	Reload            Reload              `yaml:"reload"`
+	RuleLimits        RuleLimits          `yaml:"rule_limits"`
 
 	// Sections owned by other packages are kept as YAML and decoded (strictly) by them.
 	Correlation yaml.Node `yaml:"correlation"`
@@ -57,6 +59,30 @@ type Kafka struct {
 	Compression     string   `yaml:"compression"`
 	TLS             TLS      `yaml:"tls"`
 	SASL            SASL     `yaml:"sasl"`
+	// Consumer group timing (defaults 3s, 30s, 30s): a restarted agent waits up to the session
+	// timeout for the group to drop its previous, dead member.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	SessionTimeout    time.Duration `yaml:"session_timeout"`
+	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`
+	// MaxMessageBytes bounds one produced alert or dead-letter record (default 1000000, under
+	// Kafka's default message.max.bytes); see the README's Reliability section.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+}
+
+// Reload controls rule hot reload (SIGHUP reloads too).
+type Reload struct {
+	Watch    *bool         `yaml:"watch"`    // poll the rule files' modification times (default true)
+	Interval time.Duration `yaml:"interval"` // how often (default 5s)
+	Strict   bool          `yaml:"strict"`   // refuse a rule set in which any rule fails (at start and on reload)
+}
+
+// RuleLimits bound what one rule file or rule may ask; zero means the default.
+type RuleLimits struct {
+	MaxFileBytes      int   `yaml:"max_file_bytes"`      // default 4 MiB
+	MaxRegexBytes     int   `yaml:"max_regex_bytes"`     // default 4096
+	MaxRegexProgram   int   `yaml:"max_regex_program"`   // default 5000 instructions
+	MaxValueVariants  int   `yaml:"max_value_variants"`  // default 4096
+	MaxConditionDepth int   `yaml:"max_condition_depth"` // default 64
 }
 
 // TLS configures encrypted connections to the brokers.

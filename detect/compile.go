@@ -173,6 +173,7 @@ type compiler struct {
 	path      string
 	warnings  *[]string
 	logsource sigma.Logsource // of the rule (or filter) being compiled, for field mapping conditions
+	limits    RuleLimits
 }
 
 func (c *compiler) warnf(format string, args ...any) {
@@ -185,6 +186,7 @@ func (c *compiler) eventFields(name string) []int {
 	out := make([]int, len(names))
 	for i, n := range names {
 		out[i] = c.schema.Add(n)
+		c.schema.ExpectScalar(out[i])
 	}
 	return out
 }
@@ -237,7 +239,7 @@ func (c *compiler) compileDetection(d rules.Detection, prefix string) (node, err
 	}
 	var conds orNode
 	for _, src := range d.Conditions {
-		expr, err := parseCondition(src)
+		expr, err := parseCondition(src, c.limits.MaxConditionDepth)
 		if err != nil {
 			return nil, c.errorf(d.ConditionLine, "%v", err)
 		}

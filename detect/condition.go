@@ -50,13 +50,16 @@ func (c condOf) String() string {
 }
 
 type condParser struct {
-	toks []string
-	pos  int
-	src  string
+	toks     []string
+	pos      int
+	src      string
+	depth    int // current nesting of parentheses and 'not'
+	maxDepth int
 }
 
-// parseCondition parses one condition expression.
-func parseCondition(src string) (condExpr, error) {
+// parseCondition parses one condition expression; nesting deeper than maxDepth (parentheses
+// and 'not') is an error, which bounds the parser's recursion on hostile input.
+func parseCondition(src string, maxDepth int) (condExpr, error) {
 	toks, err := tokenizeCondition(src)
 	if err != nil {
 		return nil, err
@@ -64,7 +67,7 @@ func parseCondition(src string) (condExpr, error) {
 	if len(toks) == 0 {
 		return nil, fmt.Errorf("empty condition")
 	}
-	p := &condParser{toks: toks, src: src}
+	p := &condParser{toks: toks, src: src, maxDepth: maxDepth}
 	x, err := p.or()
 	if err != nil {
 		return nil, err
@@ -160,8 +163,21 @@ func (p *condParser) and() (condExpr, error) {
 	return condAnd(xs), nil
 }
 
+// enter counts one level of nesting.
+func (p *condParser) enter() error {
+	p.depth++
+	if p.depth > p.maxDepth {
+		return fmt.Errorf("condition %q: nested deeper than %d (rule_limits.max_condition_depth)", p.src, p.maxDepth)
+	}
+	return nil
+}
+
 func (p *condParser) not() (condExpr, error) {
 	if p.keyword("not") {
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer func() { p.depth-- }()
 		x, err := p.not()
 		if err != nil {
 			return nil, err
@@ -186,6 +202,10 @@ func (p *condParser) primary() (condExpr, error) {
 		return nil, fmt.Errorf("condition %q: unexpected end", p.src)
 	case t == "(":
 		p.pos++
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		defer func() { p.depth-- }()
 		x, err := p.or()
 		if err != nil {
 			return nil, err

@@ -44,6 +44,9 @@ type Options struct {
 	Schema *event.Schema
 	// Limits bound accepted events.
 	Limits event.Limits
+	// RuleLimits bound what one rule may ask (regular expression size, value expansion,
+	// condition nesting).
+	RuleLimits RuleLimits
 }
 
 // Rule is a compiled detection rule.
@@ -116,7 +119,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 			// Routing conditions name fields as rules do (Channel, EventID): the pipelines map
 			// them too, for the entry's own logsource.
 			ls := srcs[i].logsource()
-			c := &compiler{schema: e.Schema, opts: &Options{FieldMappings: opts.FieldMappings}, path: srcs[i].Path, warnings: &e.Warnings, logsource: ls}
+			c := &compiler{schema: e.Schema, opts: &Options{FieldMappings: opts.FieldMappings}, path: srcs[i].Path, warnings: &e.Warnings, logsource: ls, limits: opts.RuleLimits.withDefaults()}
 			n, err := c.compileSearch(srcs[i].Conditions)
 			if err != nil {
 				e.Errors = append(e.Errors, fmt.Errorf("logsource %s: %w", srcs[i].Name, err))
@@ -170,7 +173,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 			n, ok := shared[key]
 			if !ok {
 				condID++
-				c := &compiler{schema: e.Schema, opts: &opts, route: r, path: rr.Path, warnings: &e.Warnings, logsource: rr.Logsource}
+				c := &compiler{schema: e.Schema, opts: &opts, route: r, path: rr.Path, warnings: &e.Warnings, logsource: rr.Logsource, limits: opts.RuleLimits.withDefaults()}
 				var err error
 				if n, err = c.compileRule(rr, applied); err != nil {
 					failed = err

@@ -52,12 +52,12 @@ func (e *Engine) prepareFilters(fs []*rules.Filter, opts *Options) []*filter {
 			e.Errors = append(e.Errors, rules.Errorf(rf.Path, rf.Line, "filter %q needs exactly one condition", rf.Title))
 			continue
 		}
-		expr, err := parseCondition(d.Conditions[0])
+		expr, err := parseCondition(d.Conditions[0], opts.RuleLimits.withDefaults().MaxConditionDepth)
 		if err != nil {
 			e.Errors = append(e.Errors, rules.Errorf(rf.Path, d.ConditionLine, "filter %q: %v", rf.Title, err))
 			continue
 		}
-		c := &compiler{schema: e.Schema, opts: opts, path: rf.Path, warnings: &e.Warnings, logsource: rf.Logsource}
+		c := &compiler{schema: e.Schema, opts: opts, path: rf.Path, warnings: &e.Warnings, logsource: rf.Logsource, limits: opts.RuleLimits.withDefaults()}
 		if _, err := c.compileDetection(d, ""); err != nil {
 			e.Errors = append(e.Errors, fmt.Errorf("filter %q: %w", rf.Title, err))
 			continue

@@ -379,6 +379,9 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool, line 
 				return nil, nil
 			}
 		}
+		if err := c.limits.checkRegex(text, m.reFlags); err != nil {
+			return nil, err
+		}
 		vm, err := compileRegex(text, m.reFlags, c.opts.Reference)
 		if err != nil {
 			return nil, err
@@ -439,9 +442,9 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool, line 
 
 	texts := []string{text}
 	if m.expand {
-		texts = c.expand(text, line)
-		if len(texts) == 0 {
-			return nil, nil
+		var err error
+		if texts, err = c.expand(text, line); err != nil || len(texts) == 0 {
+			return nil, err
 		}
 	}
 	pats := make([]pattern, 0, len(texts))
@@ -456,6 +459,9 @@ func (c *compiler) compileValue(m modifiers, s rules.Scalar, keyword bool, line 
 		var err error
 		if pats, err = transform(t, pats, encodersFollow); err != nil {
 			return nil, err
+		}
+		if len(pats) > c.limits.MaxValueVariants {
+			return nil, errTooManyVariants(c.limits.MaxValueVariants)
 		}
 	}
 	out := make([]valueMatcher, 0, len(pats))
@@ -518,14 +524,17 @@ func isPlaceholderByte(c byte) bool {
 // expand replaces %placeholder% references with every combination of their configured values.
 // A placeholder without configured values leaves nothing (the value matches nothing, with a
 // warning) rather than failing the rule: the rest of the rule still works.
-func (c *compiler) expand(text string, line int) []string {
+func (c *compiler) expand(text string, line int) ([]string, error) {
 	lits, names := placeholderSegments(text, true)
 	out := []string{lits[0]}
 	for i, name := range names {
 		vals := c.opts.Placeholders[name]
 		if len(vals) == 0 {
 			c.warnf("%s:%d: placeholder %%%s%% has no configured values; the value %q matches nothing", c.path, line, name, text)
-			return nil
+			return nil, nil
+		}
+		if len(out)*len(vals) > c.limits.MaxValueVariants {
+			return nil, errTooManyVariants(c.limits.MaxValueVariants)
 		}
 		next := make([]string, 0, len(out)*len(vals))
 		for _, o := range out {
@@ -535,7 +544,7 @@ func (c *compiler) expand(text string, line int) []string {
 		}
 		out = next
 	}
-	return out
+	return out, nil
 }
 
 // expandRegex replaces %placeholder% references in a regular expression with an alternation of

@@ -70,6 +70,7 @@ type Event struct {
 	// one source share a layout, so comparing the key with the remembered one usually replaces
 	// a map lookup.
 	keys []cachedKey
+	odd  int32 // first field expected to be scalar that held an object, or -1
 }
 
 type cachedKey struct {
@@ -99,6 +100,10 @@ func (e *Event) Has(f int) bool { s := e.spans[f]; return s.hi > s.lo }
 
 // All returns every string, number and boolean value in the event when the schema collects them.
 func (e *Event) All() []Value { return e.all }
+
+// UnexpectedType returns the first field that the schema expects to hold scalars (see
+// Schema.ExpectScalar) but that holds an object in this event.
+func (e *Event) UnexpectedType() (field int, ok bool) { return int(e.odd), e.odd >= 0 }
 
 // Schema returns the schema the event was decoded with.
 func (e *Event) Schema() *Schema { return e.schema }
@@ -157,6 +162,7 @@ func (ev *Event) reset(s *Schema, raw []byte) {
 	}
 	ev.buf = ev.buf[:0]
 	ev.Raw = raw
+	ev.odd = -1
 }
 
 type decoder struct {
@@ -284,6 +290,9 @@ func (d *decoder) value(n *node, depth int) error {
 		}
 		if n.field >= 0 {
 			d.record(n.field, Value{Kind: Object, Raw: d.raw[start:d.pos], Lower: d.raw[start:d.pos]})
+			if d.ev.odd < 0 && d.ev.schema.expectsScalar(n.field) {
+				d.ev.odd = int32(n.field)
+			}
 		}
 		return nil
 	case '[':

@@ -14,6 +14,7 @@ type Schema struct {
 	index      map[string]int
 	root       *node
 	collectAll bool
+	scalar     []bool // per field: rules compare its values as scalars (see ExpectScalar)
 }
 
 // node is one step of a dotted path ("winlog" → "event_data" → "Image").
@@ -81,3 +82,15 @@ func (s *Schema) CollectAll() { s.collectAll = true }
 
 // CollectsAll reports whether CollectAll was called.
 func (s *Schema) CollectsAll() bool { return s.collectAll }
+
+// ExpectScalar records that field f is compared as a scalar (a string, number or boolean, or a
+// list of them). Decode then notes an event whose f holds an object: such a value can never
+// match, so the event is evaluated as usual and also reported (Event.UnexpectedType).
+func (s *Schema) ExpectScalar(f int) {
+	for len(s.scalar) <= f {
+		s.scalar = append(s.scalar, false)
+	}
+	s.scalar[f] = true
+}
+
+func (s *Schema) expectsScalar(f int) bool { return f < len(s.scalar) && s.scalar[f] }

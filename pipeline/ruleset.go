@@ -5,6 +5,7 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigil-detect/vigil/alert"
@@ -96,16 +97,53 @@ func (rs *Ruleset) Summary() string {
 		len(rs.Detect.Rules), len(rs.Set.Correlations), len(rs.Set.Filters), len(rs.Errors()))
 }
 
-// eventTime reads the event's own time from the first time field that parses.
-func (rs *Ruleset) eventTime(ev *event.Event) (time.Time, bool) {
+// eventTime reads the event's own time from the first time field that parses. bad reports an
+// event that has a time field (not null) none of whose values parse.
+func (rs *Ruleset) eventTime(ev *event.Event) (t time.Time, ok, bad bool) {
 	for _, f := range rs.timeFields {
 		for _, v := range ev.Values(f) {
 			if t, ok := v.Time(); ok {
-				return t, true
+				return t, true, false
+			}
+			if v.Kind != event.Null {
+				bad = true
 			}
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, false, bad
+}
+
+// Reasons for records that are evaluated and also copied to the dead-letter destination.
+const (
+	ReasonBadTimestamp   = "bad_timestamp"
+	ReasonUnexpectedType = "unexpected_type"
+)
+
+// anomaly describes what is wrong with an event that was decoded and evaluated anyway: a time
+// field that does not parse, or a field rules compare as a scalar holding an object. It returns
+// "" when nothing is.
+func (rs *Ruleset) anomaly(ev *event.Event, badTime bool) (reason, msg string) {
+	var msgs []string
+	if f, odd := ev.UnexpectedType(); odd {
+		reason = ReasonUnexpectedType
+		msgs = append(msgs, fmt.Sprintf("field %q holds an object where rules compare a value", rs.Detect.Schema.Name(f)))
+	}
+	if badTime {
+		if reason == "" {
+			reason = ReasonBadTimestamp
+		}
+		var names []string
+		for _, f := range rs.timeFields {
+			for _, v := range ev.Values(f) {
+				if v.Kind != event.Null {
+					names = append(names, fmt.Sprintf("%s=%.64q", rs.Detect.Schema.Name(f), v.Raw))
+					break
+				}
+			}
+		}
+		msgs = append(msgs, "no time field parses ("+strings.Join(names, ", ")+"); the record time is used")
+	}
+	return reason, strings.Join(msgs, "; ")
 }
 
 // detectionAlert builds the alert of a rule match on a decoded event.

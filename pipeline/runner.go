@@ -33,6 +33,17 @@ type Flusher interface {
 	Flush(ctx context.Context) ([]*alert.Alert, error)
 }
 
+// Reloader is implemented by stages that keep state across rule sets (correlation windows,
+// suppression). When the first batch fetched with a new rule set (see Runner.SetRules) reaches
+// the ordered stages, Reload is called on every Reloader, in stage order, before that batch is
+// processed: every earlier record was processed with the old rule set, every later one with the
+// new, so nothing is lost or seen twice across the swap. A stage keeps the state of rules that
+// did not change. One that returns an error must keep working as before; the error is logged
+// and counted in vigil_rule_reloads_total{result="stage_error"}.
+type Reloader interface {
+	Reload(rs *Ruleset) error
+}
+
 // Config tunes a Runner; zero values mean the defaults.
 type Config struct {
 	Workers        int           // parallel decode+detect workers (default GOMAXPROCS)
@@ -55,8 +66,9 @@ type Runner struct {
 	// Inputs converts the records of topics that are not JSON objects (nil: every record is JSON).
 	Inputs *ingest.Router
 
-	rules atomic.Pointer[Ruleset]
-	stats Stats
+	rules  atomic.Pointer[Ruleset]
+	active *Ruleset // the rule set the ordered stages last saw (sink goroutine only)
+	stats  Stats
 }
 
 // Stats counts what a run processed.
@@ -119,6 +131,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return errors.New("pipeline: no rule set")
 	}
 	cfg := r.Config
+	r.active = r.rules.Load()
 	work := make(chan *batch, cfg.Workers*2)
 	done := make(chan *batch, cfg.Workers*2)
 	free := make(chan *batch, cfg.Workers*4+2)
@@ -243,17 +256,24 @@ func (r *Runner) evaluate(rs *Ruleset, m *detect.Matcher, conv converters, rec *
 	if len(hits) > 0 && converted {
 		raw = bytes.Clone(raw) // the converter reuses its buffer; alerts keep the event
 	}
-	if len(hits) == 0 {
-		return recResult{}
+	t, ok, badTime := rs.eventTime(&m.Event)
+	var res recResult
+	// A record with an odd field or time is still evaluated (detection must not lose it) and a
+	// copy goes to the dead-letter destination so that the producer can be fixed.
+	if reason, msg := rs.anomaly(&m.Event, badTime); reason != "" {
+		res.reject = &stream.Rejected{Record: *rec, Reason: reason, Error: msg, Evaluated: true}
 	}
-	t, ok := rs.eventTime(&m.Event)
+	if len(hits) == 0 {
+		return res
+	}
 	if !ok {
 		t = rec.Time
 		if t.IsZero() {
 			t = time.Now().UTC()
 		}
 	}
-	res := recResult{time: t, alerts: make([]*alert.Alert, len(hits))}
+	res.time = t
+	res.alerts = make([]*alert.Alert, len(hits))
 	for i, ri := range hits {
 		res.alerts[i] = rs.detectionAlert(ri, &m.Event, raw, t, rec.Topic, rec.Partition, rec.Offset)
 		res.alerts[i].Headers = rec.Headers
@@ -405,13 +425,18 @@ func (r *Runner) finish(ctx context.Context, b *batch, watermark *time.Time) err
 		res := &b.results[i]
 		if res.reject != nil {
 			rejects = append(rejects, *res.reject)
-			continue
+			if !res.reject.Evaluated {
+				continue
+			}
 		}
 		if res.time.After(*watermark) {
 			*watermark = res.time
 		}
 		alerts = append(alerts, res.alerts...)
 		b.results[i] = recResult{}
+	}
+	if b.rs != r.active {
+		r.reloadStages(b.rs)
 	}
 	var err error
 	for _, st := range r.Stages {
@@ -437,6 +462,23 @@ func (r *Runner) finish(ctx context.Context, b *batch, watermark *time.Time) err
 	}
 	r.observe(b, alerts, out, rejects)
 	return nil
+}
+
+// reloadStages tells the stateful stages that the batches from here on were evaluated with rs.
+func (r *Runner) reloadStages(rs *Ruleset) {
+	r.active = rs
+	for i, st := range r.Stages {
+		rl, ok := st.(Reloader)
+		if !ok {
+			continue
+		}
+		if err := rl.Reload(rs); err != nil {
+			r.Log.Error("stage kept its previous rules after a reload", "stage", i, "error", err)
+			if r.Metrics != nil {
+				r.Metrics.Reloads.WithLabelValues("stage_error").Inc()
+			}
+		}
+	}
 }
 
 func (r *Runner) retry(ctx context.Context, name string, f func() error) error {

@@ -114,4 +114,24 @@ type Set struct {
 	Filters      []*Filter
 	Files        int
 	Errors       []error // one per bad document or file; the rest still load
+	// Limits bound what Add and LoadWith accept; zero fields mean the defaults.
+	Limits Limits
+}
+
+// Limits bound what loading reads, so that a hostile file cannot exhaust the agent. YAML
+// nesting (10000 levels) and alias expansion ("billion laughs") are bounded by yaml.v3 itself.
+type Limits struct {
+	// MaxFileBytes bounds one rule file (default DefaultMaxFileBytes); larger files are
+	// reported and not read.
+	MaxFileBytes int64
+}
+
+// DefaultMaxFileBytes is the default Limits.MaxFileBytes.
+const DefaultMaxFileBytes = 4 << 20
+
+func (l Limits) maxFileBytes() int64 {
+	if l.MaxFileBytes > 0 {
+		return l.MaxFileBytes
+	}
+	return DefaultMaxFileBytes
 }

@@ -15,13 +15,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxFileBytes bounds a rule file; larger files are reported, not read.
-var MaxFileBytes int64 = 4 << 20
-
 // Load reads rule files and directories (recursively, *.yml and *.yaml). Bad documents are
 // reported in Set.Errors and skipped; everything else loads.
-func Load(paths ...string) *Set {
-	set := &Set{}
+func Load(paths ...string) *Set { return LoadWith(Limits{}, paths...) }
+
+// LoadWith is Load with limits.
+func LoadWith(lim Limits, paths ...string) *Set {
+	set := &Set{Limits: lim}
 	for _, p := range paths {
 		files, err := ruleFiles(p)
 		if err != nil {
@@ -29,7 +29,7 @@ func Load(paths ...string) *Set {
 			continue
 		}
 		for _, f := range files {
-			data, err := readFile(f)
+			data, err := readFile(f, lim.maxFileBytes())
 			if err != nil {
 				set.Errors = append(set.Errors, &Error{Path: f, Err: err})
 				continue
@@ -74,18 +74,18 @@ func IsTestFile(p string) bool {
 	return strings.HasSuffix(base, ".test.yml") || strings.HasSuffix(base, ".test.yaml")
 }
 
-func readFile(path string) ([]byte, error) {
+func readFile(path string, maxBytes int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > MaxFileBytes {
-		return nil, fmt.Errorf("file larger than %d bytes", MaxFileBytes)
+	if int64(len(data)) > maxBytes {
+		return nil, fmt.Errorf("file larger than %d bytes (rule_limits.max_file_bytes)", maxBytes)
 	}
 	return data, nil
 }
@@ -118,6 +118,10 @@ func ruleFiles(root string) ([]string, error) {
 // Add parses one file's contents (any number of YAML documents) into the set.
 func (s *Set) Add(path string, data []byte) {
 	s.Files++
+	if max := s.Limits.maxFileBytes(); int64(len(data)) > max {
+		s.Errors = append(s.Errors, &Error{Path: path, Err: fmt.Errorf("file larger than %d bytes (rule_limits.max_file_bytes)", max)})
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node

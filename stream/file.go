@@ -161,11 +161,11 @@ type LogDeadLetter struct {
 func (d *LogDeadLetter) Reject(_ context.Context, recs []Rejected) error {
 	for _, r := range recs {
 		if r.Record.Topic != "" {
-			d.Log.Warn("rejected record", "topic", r.Record.Topic, "partition", r.Record.Partition,
+			d.Log.Warn("rejected record", "evaluated", r.Evaluated, "topic", r.Record.Topic, "partition", r.Record.Partition,
 				"offset", r.Record.Offset, "reason", r.Reason, "error", r.Error)
 			continue
 		}
-		d.Log.Warn("rejected line", "input", d.Label, "line", r.Record.Offset, "reason", r.Reason, "error", r.Error)
+		d.Log.Warn("rejected line", "input", d.Label, "line", r.Record.Offset, "evaluated", r.Evaluated, "reason", r.Reason, "error", r.Error)
 	}
 	return nil
 }

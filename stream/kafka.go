@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -288,6 +289,7 @@ func (s *KafkaSource) Close() error {
 type KafkaSink struct {
 	w   *kafka.Writer
 	enc alertfmt.Encoder
+	max int
 }
 
 // WriterConfig tunes a producer.
@@ -295,7 +297,15 @@ type WriterConfig struct {
 	Topic       string
 	Compression string           // none, gzip, snappy, lz4, zstd
 	Encoder     alertfmt.Encoder // alert format; nil is Vigil's
+	// MaxMessageBytes bounds one produced record (default DefaultMaxMessageBytes, under Kafka's
+	// default message.max.bytes). Larger alerts are written with their event replaced by a
+	// marker; larger dead-letter records are cut. Without it such a record would fail forever
+	// and, since writes are retried until they succeed, stop the pipeline.
+	MaxMessageBytes int
 }
+
+// DefaultMaxMessageBytes is the default WriterConfig.MaxMessageBytes.
+const DefaultMaxMessageBytes = 1_000_000
 
 // NewKafkaSink writes alerts to cfg.Topic.
 func NewKafkaSink(kc KafkaConfig, wc WriterConfig) (*KafkaSink, error) {
@@ -307,7 +317,14 @@ func NewKafkaSink(kc KafkaConfig, wc WriterConfig) (*KafkaSink, error) {
 	if enc == nil {
 		enc = alertfmt.Vigil{}
 	}
-	return &KafkaSink{w: w, enc: enc}, nil
+	return &KafkaSink{w: w, enc: enc, max: wc.maxMessageBytes()}, nil
+}
+
+func (wc WriterConfig) maxMessageBytes() int {
+	if wc.MaxMessageBytes > 0 {
+		return wc.MaxMessageBytes
+	}
+	return DefaultMaxMessageBytes
 }
 
 func newWriter(kc KafkaConfig, wc WriterConfig) (*kafka.Writer, error) {
@@ -323,6 +340,8 @@ func newWriter(kc KafkaConfig, wc WriterConfig) (*kafka.Writer, error) {
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  10,
 		Transport:    kc.Transport(),
+		// Room for one record of the largest allowed size with its key and headers.
+		BatchBytes: int64(max(wc.maxMessageBytes()+64<<10, 1<<20)),
 	}
 	switch wc.Compression {
 	case "", "none":
@@ -359,6 +378,16 @@ func (k *KafkaSink) Write(ctx context.Context, alerts []*alert.Alert) error {
 		h = append(h, kafka.Header{Key: "vigil-kind", Value: []byte(a.Kind)},
 			kafka.Header{Key: "vigil-rule-id", Value: []byte(a.Rule.ID)},
 			kafka.Header{Key: "vigil-format", Value: format})
+		if len(v) > k.max {
+			// Too large for the broker: retrying would stop the pipeline for good. The event
+			// is replaced by a marker; the alert's source still locates the record.
+			c := *a
+			c.Event = json.RawMessage(`{"vigil_truncated":true,"alert_bytes":` + strconv.Itoa(len(v)) + `}`)
+			if v, err = k.enc.Append(nil, &c); err != nil {
+				return err
+			}
+			h = append(h, kafka.Header{Key: "vigil-event-truncated", Value: []byte("true")})
+		}
 		msgs[i] = kafka.Message{Key: []byte(a.ID), Value: v, Time: a.Time, Headers: h}
 	}
 	return k.w.WriteMessages(ctx, msgs...)
@@ -370,25 +399,43 @@ func (k *KafkaSink) Close() error { return k.w.Close() }
 // KafkaDeadLetter produces rejected records, unchanged, to a topic with headers saying why and
 // where they came from.
 type KafkaDeadLetter struct {
-	w *kafka.Writer
+	w   *kafka.Writer
+	max int
 }
 
 // NewKafkaDeadLetter writes to topic.
 func NewKafkaDeadLetter(kc KafkaConfig, topic string) (*KafkaDeadLetter, error) {
-	w, err := newWriter(kc, WriterConfig{Topic: topic})
+	return NewKafkaDeadLetterWith(kc, WriterConfig{Topic: topic})
+}
+
+// NewKafkaDeadLetterWith writes to wc.Topic. Records over wc.MaxMessageBytes (less room for
+// headers) are cut, with a vigil-truncated-from header giving the original size: the original
+// stays in the source topic at the offset the headers name.
+func NewKafkaDeadLetterWith(kc KafkaConfig, wc WriterConfig) (*KafkaDeadLetter, error) {
+	w, err := newWriter(kc, wc)
 	if err != nil {
 		return nil, err
 	}
-	return &KafkaDeadLetter{w: w}, nil
+	return &KafkaDeadLetter{w: w, max: wc.maxMessageBytes()}, nil
 }
 
 // Reject produces the records and waits for acknowledgement.
 func (d *KafkaDeadLetter) Reject(ctx context.Context, recs []Rejected) error {
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
-		h := make([]kafka.Header, 0, len(r.Record.Headers)+5)
+		h := make([]kafka.Header, 0, len(r.Record.Headers)+7)
+		size := len(r.Record.Key) + len(r.Reason) + len(r.Error) + 512
 		for _, x := range r.Record.Headers {
 			h = append(h, kafka.Header{Key: x.Key, Value: x.Value})
+			size += len(x.Key) + len(x.Value)
+		}
+		value := r.Record.Value
+		if size+len(value) > d.max {
+			value = value[:max(d.max-size, 0)]
+			h = append(h, kafka.Header{Key: "vigil-truncated-from", Value: []byte(strconv.Itoa(len(r.Record.Value)))})
+		}
+		if r.Evaluated {
+			h = append(h, kafka.Header{Key: "vigil-evaluated", Value: []byte("true")})
 		}
 		h = append(h,
 			kafka.Header{Key: "vigil-error-reason", Value: []byte(r.Reason)},
@@ -397,7 +444,7 @@ func (d *KafkaDeadLetter) Reject(ctx context.Context, recs []Rejected) error {
 			kafka.Header{Key: "vigil-source-partition", Value: []byte(strconv.Itoa(r.Record.Partition))},
 			kafka.Header{Key: "vigil-source-offset", Value: []byte(strconv.FormatInt(r.Record.Offset, 10))},
 		)
-		msgs[i] = kafka.Message{Key: r.Record.Key, Value: r.Record.Value, Headers: h, Time: r.Record.Time}
+		msgs[i] = kafka.Message{Key: r.Record.Key, Value: value, Headers: h, Time: r.Record.Time}
 	}
 	return d.w.WriteMessages(ctx, msgs...)
 }

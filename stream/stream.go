@@ -54,4 +54,7 @@ type Rejected struct {
 	Record Record
 	Reason string // stable label: invalid_json, not_object, invalid_utf8, too_large, too_deep, ...
 	Error  string
+	// Evaluated is set for records that were evaluated all the same (bad_timestamp,
+	// unexpected_type): the copy tells the producer, the alerts were written as usual.
+	Evaluated bool
 }

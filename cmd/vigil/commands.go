@@ -162,7 +162,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log := agent.Logger(cfg, stderr)
 	ctx, stop := signalContext()
 	defer stop()
-	a := &agent.Agent{Config: cfg, Log: log}
+	a := &agent.Agent{Config: cfg, Log: log, ReloadRequests: reloadSignal()}
 	if err := a.Run(ctx); err != nil {
 		return fail(stderr, err)
 	}

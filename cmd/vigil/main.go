@@ -108,6 +108,13 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// reloadSignal delivers SIGHUP, which asks `vigil run` to reload its rules.
+func reloadSignal() <-chan os.Signal {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	return c
+}
+
 func fail(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "vigil:", err)
 	return 1
