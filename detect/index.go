@@ -16,6 +16,9 @@ import (
 // Requiring every clause (not just one) is what keeps rules such as "Image ends with
 // \powershell.exe and CommandLine contains -enc" from being evaluated on every PowerShell event.
 
+// maxIndexLiteral bounds the literals the index searches for.
+const maxIndexLiteral = 256
+
 type atom struct {
 	field int // an event field, or allValues
 	lit   string
@@ -132,6 +135,11 @@ func (f *fieldMatcher) clauses() []clause {
 		var c clause
 		for _, fi := range fields {
 			for _, l := range lits {
+				// Any part of a required literal is required too: a bounded prefix keeps the
+				// automaton small for rules with huge values.
+				if len(l) > maxIndexLiteral {
+					l = l[:maxIndexLiteral]
+				}
 				c = append(c, atom{field: fi, lit: l})
 			}
 		}
