@@ -47,6 +47,7 @@ func (a *Agent) Reload(why string) error {
 		return errors.New("reload: the agent is not started")
 	}
 	start := time.Now()
+	a.loaded = fingerprint(a.watchedPaths())
 	rs, err := CompileRules(a.Config)
 	if err == nil {
 		err = usable(a.Config, rs)
@@ -78,15 +79,15 @@ func (a *Agent) watchRules(ctx context.Context) {
 	if interval <= 0 {
 		interval = DefaultReloadInterval
 	}
-	paths := append(append([]string{}, a.Config.Rules...), a.Config.Logsources...)
 	var tick <-chan time.Time
-	loaded := fingerprint(paths)
-	seen := loaded
 	if watch {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		tick = t.C
 	}
+	a.reloadMu.Lock()
+	seen := a.loaded
+	a.reloadMu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,18 +97,23 @@ func (a *Agent) watchRules(ctx context.Context) {
 				a.ReloadRequests = nil
 				continue
 			}
-			loaded = fingerprint(paths)
-			seen = loaded
 			a.Reload("signal")
 		case <-tick:
-			now := fingerprint(paths)
-			if now != loaded && now == seen {
-				loaded = now
+			now := fingerprint(a.watchedPaths())
+			a.reloadMu.Lock()
+			changed := now != a.loaded && now == seen
+			a.reloadMu.Unlock()
+			if changed {
 				a.Reload("rule files changed")
 			}
 			seen = now
 		}
 	}
+}
+
+// watchedPaths are the files a reload reads.
+func (a *Agent) watchedPaths() []string {
+	return append(append([]string{}, a.Config.Rules...), a.Config.Logsources...)
 }
 
 // fingerprint summarises the names, sizes and modification times of every file under paths

@@ -65,6 +65,7 @@ type Agent struct {
 	server      *metrics.Server
 	closeStages func()
 	reloadMu    sync.Mutex
+	loaded      string // fingerprint of the rule files when they were last read
 }
 
 // MetricsAddr is the address the metrics server bound (after Start).
@@ -102,6 +103,7 @@ func (a *Agent) Start() error {
 	a.server = srv
 	a.Log.Info("serving metrics", "addr", "http://"+srv.Addr+"/metrics")
 
+	a.loaded = fingerprint(a.watchedPaths())
 	rs, err := CompileRules(cfg)
 	if err != nil {
 		return err
