@@ -6,13 +6,23 @@ DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X github.com/vigil-detect/vigil/agent.Version=$(VERSION) \
            -X github.com/vigil-detect/vigil/agent.Commit=$(COMMIT) -X github.com/vigil-detect/vigil/agent.BuildDate=$(DATE)
 
-.PHONY: build test bench demo lint vet fmt clean
+.PHONY: build test bench demo lint vet fmt clean fuzz-smoke crash-long
 
 build: ## build ./vigil
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o vigil ./cmd/vigil
 
 test: ## run every test (the SigmaHQ conformance tests need ../shared; they skip without it)
 	$(GO) test -count=1 -timeout 15m ./...
+
+FUZZTIME ?= 10s
+fuzz-smoke: ## fuzz event decoding, rule loading and condition parsing briefly (seeds in testdata/fuzz)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./event
+	$(GO) test -run '^$$' -fuzz '^FuzzSetAdd$$' -fuzztime $(FUZZTIME) ./rules
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime $(FUZZTIME) ./detect
+
+crash-long: ## the crash-and-restart test with many kills (VIGIL_CRASH_KILLS, VIGIL_CRASH_CHUNKS)
+	VIGIL_CRASH_KILLS=$${VIGIL_CRASH_KILLS:-100} VIGIL_CRASH_CHUNKS=$${VIGIL_CRASH_CHUNKS:-150} \
+		$(GO) test -count=1 -timeout 2h -run '^TestCrashRestart$$' -v ./crashtest
 
 bench: ## run the Go benchmarks beside the hot code
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -108,6 +108,25 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	done <- nil
 
+	// Every dead-letter reason is counted under its label.
+	mfs, err := a.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "vigil_events_rejected_total" {
+			for _, m := range mf.GetMetric() {
+				counted[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	for _, br := range badBefore {
+		if counted[br.reason] < 2 {
+			t.Errorf("vigil_events_rejected_total{reason=%q} = %v, want at least 2", br.reason, counted[br.reason])
+		}
+	}
+
 	records, dups := checkAlerts(t, readTopic(t, b.Addr, alertsTopic), expected)
 	dead := checkDeadLetters(t, readTopic(t, b.Addr, deadTopic), append(badBefore, badAfter...))
 	t.Logf("%d expected alerts, %d alert records (%d duplicates), %d dead-letter records", len(expected), records, dups, dead)

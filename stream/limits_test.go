@@ -1,0 +1,91 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigil-detect/vigil/alert"
+	"github.com/vigil-detect/vigil/broker"
+)
+
+func readOne(t *testing.T, addr, topic string) kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := r.ReadMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func hdr(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// TestOversizedRecordsAreCutNotRetriedForever: a dead-letter record or an alert over
+// MaxMessageBytes is written cut down (with a header saying so) instead of failing on every
+// retry, which would stop the pipeline.
+func TestOversizedRecordsAreCutNotRetriedForever(t *testing.T) {
+	b, err := broker.Start(broker.Options{Topics: []string{"dead", "alerts"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	kc := KafkaConfig{Brokers: []string{b.Addr}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	dl, err := NewKafkaDeadLetterWith(kc, WriterConfig{Topic: "dead", MaxMessageBytes: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	big := []byte(`{"pad":"` + strings.Repeat("x", 3<<20) + `"}`) // over the broker's 1 MiB too
+	rec := Rejected{Record: Record{Value: big, Topic: "events", Partition: 1, Offset: 42}, Reason: "too_large", Error: "too large"}
+	if err := dl.Reject(ctx, []Rejected{rec}); err != nil {
+		t.Fatalf("dead-letter write: %v", err)
+	}
+	m := readOne(t, b.Addr, "dead")
+	if len(m.Value) >= 10_000 || !strings.HasPrefix(string(big), string(m.Value)) {
+		t.Errorf("dead-letter value of %d bytes, want a prefix under 10000", len(m.Value))
+	}
+	if hdr(m, "vigil-truncated-from") != "3145738" || hdr(m, "vigil-source-offset") != "42" || hdr(m, "vigil-error-reason") != "too_large" {
+		t.Errorf("headers %v", m.Headers)
+	}
+
+	sink, err := NewKafkaSink(kc, WriterConfig{Topic: "alerts", MaxMessageBytes: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	a := &alert.Alert{ID: "abc", Kind: alert.KindDetection, Event: json.RawMessage(`{"CommandLine":"` + strings.Repeat("y", 50_000) + `"}`),
+		Source: &alert.Source{Topic: "events", Partition: 1, Offset: 7}}
+	if err := sink.Write(ctx, []*alert.Alert{a}); err != nil {
+		t.Fatalf("alert write: %v", err)
+	}
+	m = readOne(t, b.Addr, "alerts")
+	var got struct {
+		ID     string
+		Event  map[string]any
+		Source struct{ Offset int64 }
+	}
+	if err := json.Unmarshal(m.Value, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "abc" || got.Event["vigil_truncated"] != true || got.Source.Offset != 7 || hdr(m, "vigil-event-truncated") != "true" {
+		t.Errorf("cut alert: %.300s headers %v", m.Value, m.Headers)
+	}
+}
