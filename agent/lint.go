@@ -30,7 +30,7 @@ func Lint(cfg *config.Config, paths []string) (*LintReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := LoadRulesWith(paths, rules.Limits{MaxFileBytes: cfg.RuleLimits.MaxFileBytes})
+	set := LoadRulesWith(paths, rules.Limits{MaxFileBytes: int64(cfg.RuleLimits.MaxFileBytes)})
 	rs := pipeline.Compile(set, opts)
 	errs := rs.Errors()
 	rep := &LintReport{

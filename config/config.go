@@ -78,11 +78,11 @@ type Reload struct {
 
 // RuleLimits bound what one rule file or rule may ask; zero means the default.
 type RuleLimits struct {
-	MaxFileBytes      int   `yaml:"max_file_bytes"`      // default 4 MiB
-	MaxRegexBytes     int   `yaml:"max_regex_bytes"`     // default 4096
-	MaxRegexProgram   int   `yaml:"max_regex_program"`   // default 5000 instructions
-	MaxValueVariants  int   `yaml:"max_value_variants"`  // default 4096
-	MaxConditionDepth int   `yaml:"max_condition_depth"` // default 64
+	MaxFileBytes      int `yaml:"max_file_bytes"`      // default 4 MiB
+	MaxRegexBytes     int `yaml:"max_regex_bytes"`     // default 4096
+	MaxRegexProgram   int `yaml:"max_regex_program"`   // default 5000 instructions
+	MaxValueVariants  int `yaml:"max_value_variants"`  // default 4096
+	MaxConditionDepth int `yaml:"max_condition_depth"` // default 64
 }
 
 // TLS configures encrypted connections to the brokers.

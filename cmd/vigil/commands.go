@@ -130,7 +130,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", "--config FILE [flags]",
 		"Consumes Kafka topics as a consumer group, runs the rules, writes alerts to the alerts topic and\n"+
 			"the configured sinks, and commits offsets only after the alerts of the consumed records are\n"+
-			"written (at-least-once). SIGINT or SIGTERM finishes the records in flight, commits and exits.\n"+
+			"written (at-least-once). SIGINT or SIGTERM finishes the records in flight, commits and exits;\n"+
+			"SIGHUP reloads the rules.\n"+
 			"Settings come from the file, then VIGIL_* environment variables, then these flags.\n\n"+
 			"Example:\n"+
 			"  vigil run --config /etc/vigil/vigil.yaml --set log.level=debug", stderr)
