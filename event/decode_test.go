@@ -217,3 +217,18 @@ func TestFoldingFollowsCaseOrbits(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeDoesNotAllocate: every event's time is read, so the usual forms must not allocate.
+func TestTimeDoesNotAllocate(t *testing.T) {
+	for _, ts := range []string{"2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789+02:00", "2026-01-01T00:00:00.5",
+		"2026-01-01 00:00:00.000", "2026-01-01 00:00:00-05:00"} {
+		v := Value{Kind: String, Raw: []byte(ts)}
+		got, ok := v.Time()
+		if !ok || got.Before(time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: %v %v", ts, got, ok)
+		}
+		if n := testing.AllocsPerRun(100, func() { v.Time() }); n != 0 {
+			t.Errorf("%s: %.0f allocations", ts, n)
+		}
+	}
+}

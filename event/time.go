@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Float parses a number (or a string holding one).
@@ -23,12 +24,43 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999",       // Sysmon UtcTime
 }
 
+// layoutOf picks the one layout of timeLayouts a timestamp can have, from its separator (T or
+// space at byte 10) and whether it ends in a zone (Z or ±hh:mm).
+func layoutOf(s string) (string, bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') {
+		return "", false
+	}
+	last := s[len(s)-1]
+	zone := last == 'Z' || last == 'z' || (len(s) >= 25 && (s[len(s)-6] == '+' || s[len(s)-6] == '-') && s[len(s)-3] == ':')
+	switch {
+	case s[10] == 'T' && zone:
+		return timeLayouts[0], true
+	case s[10] == 'T':
+		return timeLayouts[1], true
+	case zone:
+		return timeLayouts[2], true
+	}
+	return timeLayouts[3], true
+}
+
 // Time reads an event timestamp: RFC 3339 (and close variants, UTC when no zone is given) or a
 // number of seconds or milliseconds since the epoch (told apart by magnitude).
 func (v Value) Time() (time.Time, bool) {
 	switch v.Kind {
 	case String:
-		s := string(v.Raw)
+		// Every event's time is read (a bad one is reported), so the common forms must not
+		// allocate: the layout is picked by shape, and the bytes are viewed as a string
+		// without copying (time.Parse keeps nothing from a successful parse).
+		if len(v.Raw) == 0 {
+			return time.Time{}, false
+		}
+		s := unsafe.String(&v.Raw[0], len(v.Raw))
+		if l, ok := layoutOf(s); ok {
+			if t, err := time.Parse(l, s); err == nil {
+				return t.UTC(), true
+			}
+		}
+		s = string(v.Raw) // the rare forms below may keep s in an error
 		for _, l := range timeLayouts {
 			if t, err := time.Parse(l, s); err == nil {
 				return t.UTC(), true
