@@ -16,9 +16,9 @@ type RuleLimits struct {
 	// 5000). Regular expressions are RE2 (linear in the input), but time per byte grows with
 	// the program: this bounds the cost of one match.
 	MaxRegexProgram int
-	// MaxValueVariants bounds the patterns one rule value expands into through windash
-	// (every option dash in five forms, all combinations), expand and base64offset
-	// (default 4096).
+	// MaxValueVariants bounds the patterns one rule value expands into through expand
+	// (every combination of placeholder values), windash followed by encodings, and
+	// base64offset (default 4096).
 	MaxValueVariants int
 	// MaxConditionDepth bounds the nesting of parentheses and 'not' in a condition (default 64).
 	MaxConditionDepth int
