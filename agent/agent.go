@@ -127,6 +127,9 @@ func PipelineConfig(cfg *config.Config) pipeline.Config {
 		CommitEvery:    cfg.Pipeline.CommitEvery,
 		CommitInterval: cfg.Pipeline.CommitInterval,
 		Limits:         event.Limits{MaxBytes: maxEventBytes(cfg), MaxDepth: cfg.Pipeline.MaxDepth},
+
+		CostSampleEvery: cfg.Pipeline.CostSampleEvery,
+		MaxCostSeries:   cfg.Pipeline.MaxCostSeries,
 	}
 }
 

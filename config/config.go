@@ -146,6 +146,10 @@ type Pipeline struct {
 	CommitInterval time.Duration `yaml:"commit_interval"`
 	MaxEventBytes  int           `yaml:"max_event_bytes"`
 	MaxDepth       int           `yaml:"max_depth"`
+	// Per-rule cost metrics: time every rule evaluation of one event in CostSampleEvery
+	// (negative: off), with at most MaxCostSeries rule label values.
+	CostSampleEvery int `yaml:"cost_sample_every"`
+	MaxCostSeries   int `yaml:"max_cost_series"`
 }
 
 // Metrics configures the HTTP endpoint for /metrics, /healthz and /readyz.

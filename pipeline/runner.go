@@ -52,6 +52,11 @@ type Config struct {
 	CommitInterval time.Duration // or after this long (default 100ms)
 	DrainTimeout   time.Duration // on shutdown, how long in-flight alerts may take to write (default 30s)
 	Limits         event.Limits
+	// CostSampleEvery times every rule evaluation of one event in this many, for the per-rule
+	// cost metrics (default 128; negative disables). MaxCostSeries bounds their label values
+	// (default 300 rules, the rest as "_other").
+	CostSampleEvery int
+	MaxCostSeries   int
 }
 
 // Runner runs the pipeline.
@@ -69,6 +74,7 @@ type Runner struct {
 	rules  atomic.Pointer[Ruleset]
 	active *Ruleset // the rule set the ordered stages last saw (sink goroutine only)
 	stats  Stats
+	costs  *ruleCosts
 }
 
 // Stats counts what a run processed.
@@ -126,6 +132,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.Config.defaults()
 	if r.Log == nil {
 		r.Log = slog.Default()
+	}
+	if r.Metrics != nil && r.Config.CostSampleEvery >= 0 {
+		r.costs = newRuleCosts(r.Metrics, r.Config.MaxCostSeries)
 	}
 	if r.rules.Load() == nil {
 		return errors.New("pipeline: no rule set")
@@ -216,10 +225,17 @@ func (r *Runner) work(work <-chan *batch, done chan<- *batch) {
 	var m *detect.Matcher
 	var mrs *Ruleset
 	conv := converters{}
+	sampler := costSampler{costs: r.costs}
+	defer func() { sampler.flush(mrs, m, true) }()
 	for b := range work {
 		if b.rs != mrs {
+			sampler.flush(mrs, m, true)
 			mrs, m = b.rs, b.rs.Detect.NewMatcher()
+			if r.Config.CostSampleEvery >= 0 {
+				sampler.attach(m, r.Config.CostSampleEvery)
+			}
 		}
+		sampler.flush(mrs, m, false)
 		if cap(b.results) < len(b.recs) {
 			b.results = make([]recResult, len(b.recs))
 		}

@@ -1,0 +1,47 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-detect/vigil/detect"
+	"github.com/vigil-detect/vigil/metrics"
+	"github.com/vigil-detect/vigil/rules"
+)
+
+// TestRuleCostsBoundedSeries: sampled costs reach the metrics, and rules beyond the series cap
+// share "_other" instead of adding label values.
+func TestRuleCostsBoundedSeries(t *testing.T) {
+	var docs []string
+	for _, id := range []string{"a", "b", "c"} {
+		docs = append(docs, "title: "+id+"\nid: "+id+"\nlogsource: {product: test}\ndetection:\n  sel: {F|contains: x}\n  condition: sel\n")
+	}
+	set := &rules.Set{}
+	set.Add("r.yml", []byte(strings.Join(docs, "---\n")))
+	rs := Compile(set, RuleOptions{Detect: detect.Options{NoRouting: true}})
+	m := metrics.New("test")
+	costs := newRuleCosts(m, 2)
+	matcher := rs.Detect.NewMatcher()
+	matcher.SampleCosts(1)
+	for i := 0; i < 5; i++ {
+		if _, err := matcher.Match([]byte(`{"F":"xyz"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := costSampler{costs: costs}
+	s.flush(rs, matcher, true)
+	if got := testutil.ToFloat64(m.RuleEvals.WithLabelValues("a")); got != 5 {
+		t.Errorf("rule a: %v evaluations, want 5", got)
+	}
+	if got := testutil.ToFloat64(m.RuleEvals.WithLabelValues("_other")); got != 5 {
+		t.Errorf("_other: %v evaluations, want 5 (rule c past the cap)", got)
+	}
+	if n := testutil.CollectAndCount(m.RuleEvals); n != 3 {
+		t.Errorf("%d series, want 3 (a, b, _other)", n)
+	}
+	if testutil.ToFloat64(m.RuleEvalTime.WithLabelValues("a")) <= 0 {
+		t.Error("no time recorded")
+	}
+}
