@@ -20,8 +20,8 @@ import (
 const maxIndexLiteral = 256
 
 type atom struct {
-	field int // an event field, or allValues
-	lit   string
+	field int    // an event field, or allValues
+	lit   string // "": the field is present
 }
 
 // allValues stands for every value of the event (keyword searches).
@@ -124,6 +124,22 @@ func isCommonFragment(lit string) bool {
 }
 
 func (f *fieldMatcher) clauses() []clause {
+	if cs := f.literalClauses(); cs != nil {
+		return cs
+	}
+	// No literal, but the item still needs its field present: rules for other kinds of events
+	// (proxy rules on Windows events, say) are then skipped without being evaluated.
+	if f.keyword || f.kind == fieldNull || f.kind == fieldMissing || len(f.fields) == 0 {
+		return nil
+	}
+	c := make(clause, len(f.fields))
+	for i, fi := range f.fields {
+		c[i] = atom{field: fi} // an empty literal: the field is present
+	}
+	return []clause{c}
+}
+
+func (f *fieldMatcher) literalClauses() []clause {
 	if f.kind != fieldValues || f.neq || len(f.vals) == 0 {
 		return nil
 	}
@@ -212,6 +228,7 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 // at most once per event, however many of the event's routes index it.
 type index struct {
 	fields     []fieldIndex
+	presence   []presenceAtom
 	varRef     []varRef // global variant → its route and position there
 	clauseVar  []int32  // clause → global variant
 	varClauses []uint8  // global variant → number of clauses
@@ -220,6 +237,12 @@ type index struct {
 type varRef struct {
 	route int32 // position in Engine.routes
 	local int32 // position in the route's variants
+}
+
+// presenceAtom is an event field whose presence satisfies clauses.
+type presenceAtom struct {
+	field   int
+	clauses []int32
 }
 
 type fieldIndex struct {
@@ -239,8 +262,10 @@ func buildIndex(routes []*route, disabled bool) *index {
 		clauses [][]int32
 	}
 	byField := map[int]*fieldLits{}
+	presence := map[int]int32{} // field → position in ix.presence
 	for ri, r := range routes {
 		r.always = r.always[:0]
+		r.presence = r.presence[:0]
 		routeFields := map[int]bool{}
 		for vi, v := range r.variants {
 			cs := required(v.cond)
@@ -260,6 +285,19 @@ func buildIndex(routes []*route, disabled bool) *index {
 						continue
 					}
 					seen[a] = true
+					if a.lit == "" {
+						pi, ok := presence[a.field]
+						if !ok {
+							pi = int32(len(ix.presence))
+							presence[a.field] = pi
+							ix.presence = append(ix.presence, presenceAtom{field: a.field})
+						}
+						ix.presence[pi].clauses = append(ix.presence[pi].clauses, ci)
+						if !slices.Contains(r.presence, pi) {
+							r.presence = append(r.presence, pi)
+						}
+						continue
+					}
 					routeFields[a.field] = true
 					fl := byField[a.field]
 					if fl == nil {
@@ -318,18 +356,20 @@ func (b bitset) has(i int32) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
 
 // scratch is a Matcher's per-event index state.
 type scratch struct {
-	clauseHit bitset
-	fieldOn   bitset
-	varHits   []uint8
-	touched   []int32
-	cands     []int32
+	clauseHit  bitset
+	fieldOn    bitset
+	presenceOn bitset
+	varHits    []uint8
+	touched    []int32
+	cands      []int32
 }
 
 func newScratch(ix *index) scratch {
 	return scratch{
-		clauseHit: make(bitset, (len(ix.clauseVar)+63)/64),
-		fieldOn:   make(bitset, (len(ix.fields)+63)/64),
-		varHits:   make([]uint8, len(ix.varRef)),
+		clauseHit:  make(bitset, (len(ix.clauseVar)+63)/64),
+		fieldOn:    make(bitset, (len(ix.fields)+63)/64),
+		presenceOn: make(bitset, (len(ix.presence)+63)/64),
+		varHits:    make([]uint8, len(ix.varRef)),
 	}
 }
 
@@ -338,17 +378,20 @@ func newScratch(ix *index) scratch {
 func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s *scratch) []int32 {
 	s.touched = s.touched[:0]
 	clear(s.fieldOn)
+	mark := func(c int32) {
+		if s.clauseHit.has(c) {
+			return
+		}
+		s.clauseHit.set(c)
+		v := ix.clauseVar[c]
+		if s.varHits[v] == 0 {
+			s.touched = append(s.touched, v)
+		}
+		s.varHits[v]++
+	}
 	hit := func(p int, fi *fieldIndex) {
 		for _, c := range fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]] {
-			if s.clauseHit.has(c) {
-				continue
-			}
-			s.clauseHit.set(c)
-			v := ix.clauseVar[c]
-			if s.varHits[v] == 0 {
-				s.touched = append(s.touched, v)
-			}
-			s.varHits[v]++
+			mark(c)
 		}
 	}
 	for _, r := range active {
@@ -367,6 +410,20 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			for j := range vals {
 				if v := &vals[j]; textual(v) {
 					fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
+				}
+			}
+		}
+	}
+	clear(s.presenceOn)
+	for _, r := range active {
+		for _, p := range r.presence {
+			if s.presenceOn.has(p) {
+				continue
+			}
+			s.presenceOn.set(p)
+			if pa := &ix.presence[p]; ev.Has(pa.field) {
+				for _, c := range pa.clauses {
+					mark(c)
 				}
 			}
 		}
