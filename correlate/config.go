@@ -11,7 +11,7 @@ import (
 
 // Config is the `correlation:` section of Vigil's configuration.
 type Config struct {
-	// AllowedLateness is how far behind the highest event time seen an alert may be and still
+	// AllowedLateness is how far behind its partition's highest event time an alert may be and still
 	// count (default 30s). Later ones are counted in vigil_correlation_late_events_total.
 	AllowedLateness time.Duration `yaml:"allowed_lateness"`
 	// MaxKeys bounds the groups each correlation rule keeps (default 100000); the least recently
