@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/correlate"
 	"github.com/vigil-detect/vigil/detect"
 	"github.com/vigil-detect/vigil/event"
 	"github.com/vigil-detect/vigil/pipeline"
@@ -63,7 +64,25 @@ func CompileRules(cfg *config.Config) (*pipeline.Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pipeline.Compile(set, opts), nil
+	return CompileSet(set, opts), nil
+}
+
+// CompileSet compiles a loaded rule set with the correlation rules' needs: the event fields
+// their group-by and value fields read are kept on detection alerts, and the alerts of rules
+// they use without `generate: true` are suppressed. Correlation errors join set.Errors.
+func CompileSet(set *rules.Set, opts pipeline.RuleOptions) *pipeline.Ruleset {
+	cs := correlate.Compile(set)
+	opts.ExtraFields, opts.Suppress = cs.ExtraFields, cs.Suppress
+	rs := pipeline.Compile(set, opts)
+	if bound := correlate.CompileBound(set, rs.Detect.Rules); len(bound.Errors) > len(cs.Errors) {
+		// Some correlation refers to a detection rule that did not compile: without it, the
+		// rules it uses must not be suppressed on its account.
+		cs = bound
+		opts.ExtraFields, opts.Suppress = cs.ExtraFields, cs.Suppress
+		rs = pipeline.Compile(set, opts)
+	}
+	set.Errors = append(set.Errors, cs.Errors...)
+	return rs
 }
 
 // RuleOptions derives compile options from the configuration.
@@ -259,7 +278,7 @@ func EvalAs(ctx context.Context, cfg *config.Config, ei EvalInput, inputs []stri
 	}
 	defer closeStages()
 	total := &pipeline.Stats{}
-	for _, in := range inputs {
+	for i, in := range inputs {
 		var r io.Reader = stdin
 		label := "stdin"
 		if in != "-" {
@@ -277,6 +296,7 @@ func EvalAs(ctx context.Context, cfg *config.Config, ei EvalInput, inputs []stri
 			Log:        log,
 			Config:     PipelineConfig(cfg),
 			Inputs:     router,
+			KeepOpen:   i < len(inputs)-1, // windows still open at the end close after the last input
 		}
 		runner.SetRules(rs)
 		err := runner.Run(ctx)

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-detect/vigil/bench/gen"
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/correlate"
+	"github.com/vigil-detect/vigil/pipeline"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -55,8 +58,13 @@ func TestEvalExampleWithStarterRules(t *testing.T) {
 	alerts, _ := evalInput(t, []string{BuiltinStarter}, readExample(t))
 	byTitle := map[string]int{}
 	for _, a := range alerts {
-		// The contract: id, time, kind, rule{id,title,level,tags}, score, entities{user,host,ip}, event.
-		for _, k := range []string{"id", "time", "kind", "rule", "score", "entities", "event"} {
+		// The contract: id, time, kind, rule{id,title,level,tags}, score, entities{user,host,ip},
+		// and event (detection) or group and correlation (correlation).
+		keys := []string{"id", "time", "kind", "rule", "score", "entities", "event"}
+		if a["kind"] == "correlation" {
+			keys = append(keys[:6], "group", "correlation")
+		}
+		for _, k := range keys {
 			if _, ok := a[k]; !ok {
 				t.Fatalf("alert lacks %q: %v", k, a)
 			}
@@ -81,11 +89,59 @@ func TestEvalExampleWithStarterRules(t *testing.T) {
 		}
 		byTitle[rule["title"].(string)]++
 	}
-	// Every starter detection rule fires on the attack story in the example.
-	for _, r := range LoadRules([]string{BuiltinStarter}).Rules {
+	// Every starter rule fires on the attack story in the example: detection rules on their
+	// own, except those only correlations use (no generate: their alerts are withheld), and
+	// every correlation rule.
+	set := LoadRules([]string{BuiltinStarter})
+	cs := correlate.Compile(set)
+	rs := CompileSet(set, pipeline.RuleOptions{})
+	for _, r := range rs.Detect.Rules {
+		if cs.Suppress(r) {
+			if byTitle[r.Title] != 0 {
+				t.Errorf("rule %q is used by correlations without generate, yet alerted", r.Title)
+			}
+			continue
+		}
 		if byTitle[r.Title] == 0 {
 			t.Errorf("starter rule %q did not fire; got %v", r.Title, byTitle)
 		}
+	}
+	if len(cs.Rules) != 4 {
+		t.Fatalf("%d starter correlations, want 4", len(cs.Rules))
+	}
+	for _, c := range cs.Rules {
+		if byTitle[c.Title] != 1 {
+			t.Errorf("starter correlation %q fired %d times, want once", c.Title, byTitle[c.Title])
+		}
+	}
+}
+
+// TestStarterCorrelationsOnGeneratedTraffic: with the attack story every starter correlation
+// fires once; over background traffic alone none does.
+func TestStarterCorrelationsOnGeneratedTraffic(t *testing.T) {
+	correlations := func(o gen.Options, n int) map[string]int {
+		var in bytes.Buffer
+		if err := gen.WriteNDJSON(&in, o, n); err != nil {
+			t.Fatal(err)
+		}
+		alerts, _ := evalInput(t, []string{BuiltinStarter}, in.String())
+		out := map[string]int{}
+		for _, a := range alerts {
+			if a["kind"] == "correlation" {
+				out[a["rule"].(map[string]any)["title"].(string)]++
+			}
+		}
+		return out
+	}
+	got := correlations(gen.Options{Seed: 3}, 12000) // 12 s at 1000 events/s; the story is at 3-9.4 s
+	for _, c := range correlate.Compile(LoadRules([]string{BuiltinStarter})).Rules {
+		if got[c.Title] != 1 {
+			t.Errorf("%q fired %d times on the attack story, want once (all: %v)", c.Title, got[c.Title], got)
+		}
+	}
+	// Ten minutes of background at 100 events/s: typos, admins, whoami, net use, but no attack.
+	if quiet := correlations(gen.Options{Seed: 4, Rate: 100, AttackAt: -1}, 60000); len(quiet) > 0 {
+		t.Errorf("correlations fired on background traffic: %v", quiet)
 	}
 }
 
@@ -100,6 +156,11 @@ func TestEvalIsDeterministicAndOrdered(t *testing.T) {
 	for i := range a1 {
 		if a1[i]["id"] != a2[i]["id"] {
 			t.Fatalf("alert %d: id %v then %v", i, a1[i]["id"], a2[i]["id"])
+		}
+		// Detection alerts come in input order; a correlation alert comes when its window is
+		// final (its time plus the allowed lateness, or the end of the input).
+		if a1[i]["kind"] != "detection" {
+			continue
 		}
 		ts, _ := time.Parse(time.RFC3339Nano, a1[i]["time"].(string))
 		if ts.Before(last) {

@@ -121,7 +121,10 @@ func TestAgentKafkaEndToEnd(t *testing.T) {
 	b := testBroker(t, "events", "vigil-alerts", "vigil-dead-letter")
 	g := gen.New(gen.Options{Seed: 7, Rate: 200, AttackAt: time.Second})
 	var values [][]byte
-	for i := 0; i < 5000 && !g.StoryDone(); i++ {
+	// Background continues 35 s of event time past the story: correlations are decided once
+	// event time is the allowed lateness (30 s) past their window.
+	until := g.Options().Start.Add(time.Second + gen.StoryDuration + 35*time.Second)
+	for i := 0; i < 20000 && g.Time().Before(until); i++ {
 		values = append(values, g.Next(nil))
 	}
 	values = append(values, []byte(`not json at all`), []byte(`["an","array"]`))

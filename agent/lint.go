@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/vigil-detect/vigil/config"
-	"github.com/vigil-detect/vigil/pipeline"
 	"github.com/vigil-detect/vigil/rules"
 )
 
@@ -31,7 +30,7 @@ func Lint(cfg *config.Config, paths []string) (*LintReport, error) {
 		return nil, err
 	}
 	set := LoadRulesWith(paths, rules.Limits{MaxFileBytes: int64(cfg.RuleLimits.MaxFileBytes)})
-	rs := pipeline.Compile(set, opts)
+	rs := CompileSet(set, opts)
 	errs := rs.Errors()
 	rep := &LintReport{
 		Rules:    len(set.Rules) + len(set.Correlations) + len(set.Filters) + len(set.Errors),

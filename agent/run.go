@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/correlate"
 	"github.com/vigil-detect/vigil/metrics"
 	"github.com/vigil-detect/vigil/pipeline"
 	"github.com/vigil-detect/vigil/respond"
@@ -22,7 +23,14 @@ type StageEnv struct {
 	OnDecision func(respond.Decision) // hears every response decision (the demo's console)
 }
 
-// Stages builds the ordered stages after detection from the configuration.
+// CheckStageConfig decodes the configuration sections the stages own (for `vigil config check`).
+func CheckStageConfig(cfg *config.Config) error {
+	_, err := correlate.DecodeConfig(&cfg.Correlation, cfg.Path)
+	return err
+}
+
+// Stages builds the ordered stages after detection from the configuration: correlation, then
+// response.
 func Stages(cfg *config.Config, rs *pipeline.Ruleset, log *slog.Logger, m *metrics.Metrics, env ...StageEnv) ([]pipeline.Stage, func(), error) {
 	var stages []pipeline.Stage
 	var closers []func()
@@ -31,6 +39,16 @@ func Stages(cfg *config.Config, rs *pipeline.Ruleset, log *slog.Logger, m *metri
 			closers[i]()
 		}
 	}
+	ccfg, err := correlate.DecodeConfig(&cfg.Correlation, cfg.Path)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	corr, err := correlate.New(rs, ccfg, correlate.Options{Log: log, Metrics: m})
+	if err != nil {
+		return nil, func() {}, err
+	}
+	stages = append(stages, corr)
+	closers = append(closers, corr.Close)
 	resp, err := responseStage(cfg, log, m, env)
 	if err != nil {
 		closeAll()

@@ -48,6 +48,10 @@ type Alert struct {
 	// Headers are the Kafka headers of the record a detection alert came from; the Kafka alert
 	// sinks pass them on (trace ids and the like survive the hop). Not serialised.
 	Headers []Header `json:"-"`
+	// Watermark is the highest event time the pipeline had seen in this alert's partition (a
+	// file is one) when its record was processed, that record included: correlation measures
+	// lateness against it. Not serialised.
+	Watermark time.Time `json:"-"`
 }
 
 // Header is a Kafka record header.

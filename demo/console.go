@@ -125,7 +125,9 @@ func FormatAlert(a *alert.Alert) string {
 		c := a.Correlation
 		switch {
 		case len(c.Values) > 0:
-			facts = append(facts, fmt.Sprintf("%s: %d distinct values in %s", c.Type, len(c.Values), c.Last.Sub(c.First).Round(1e7)))
+			facts = append(facts, fmt.Sprintf("%s: %d distinct values in %s", c.Type, max(c.Count, len(c.Values)), c.Last.Sub(c.First).Round(1e7)))
+		case strings.HasPrefix(c.Type, "value_"):
+			facts = append(facts, fmt.Sprintf("%s: %g over %d events in %s", c.Type, c.Value, c.Count, c.Last.Sub(c.First).Round(1e7)))
 		default:
 			facts = append(facts, fmt.Sprintf("%s: %d events in %s", c.Type, c.Count, c.Last.Sub(c.First).Round(1e7)))
 		}

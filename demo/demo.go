@@ -110,6 +110,12 @@ func RunResult(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("demo/response.yaml: %w", err)
 	}
 	cfg.Path = "demo/response.yaml"
+	// The generated events reach the agent within milliseconds of their event time: a short
+	// allowed lateness lets correlations decide two seconds after their window, not thirty.
+	if err := yaml.Unmarshal([]byte("allowed_lateness: 2s"), &cfg.Correlation); err != nil {
+		return nil, err
+	}
+	cfg.Correlation = *cfg.Correlation.Content[0]
 
 	var view stream.Sink
 	var onDecision func(respond.Decision)

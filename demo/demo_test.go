@@ -73,7 +73,10 @@ func TestDemoShowsAlertsAndServesMetrics(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{"Vigil demo:", "Shadow Copies Deleted Via Vssadmin.EXE", "Demo finished:",
 		"↳ would block_ip 198.51.100.23  (dry run, playbook contain-external-access)",
-		"↳ would isolate_host NW-WS101.northwind.local  (dry run, playbook credential-theft)"} {
+		"↳ would isolate_host NW-WS101.northwind.local  (dry run, playbook credential-theft)",
+		// Every starter correlation fires on the story.
+		"Password Spray From An External Address", "Brute Force Of One Account From An External Address",
+		"Brute Force Followed By A Successful RDP Logon", "Discovery Burst On One Host"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("console output lacks %q:\n%s", want, text)
 		}

@@ -33,6 +33,25 @@ type Flusher interface {
 	Flush(ctx context.Context) ([]*alert.Alert, error)
 }
 
+// InputEnder is a Stage that holds alerts back until event time has moved far enough (a
+// correlation window is final allowed_lateness after its end). When the input ends (a file or
+// stdin read to the end, unless Runner.KeepOpen is set) nothing more can come: the runner calls
+// EndInput before the Flushers and passes what it returns through the later stages to the
+// sinks. Unlike Flush, it is not called when a run stops for a shutdown: the stream goes on
+// after a restart, and the stage's state with it.
+type InputEnder interface {
+	EndInput(ctx context.Context) ([]*alert.Alert, error)
+}
+
+// Checkpointer is a Stage whose state reflects the records processed so far (correlation
+// windows) and must be saved before their offsets are committed. The Runner calls Checkpoint on
+// the ordered stages' goroutine before every commit; final is set for the last commit of a run.
+// A stage returns false to hold the commit back until its state is saved (the marked records
+// are committed by a later commit); an error also holds it back and is logged.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context, final bool) (bool, error)
+}
+
 // Reloader is implemented by stages that keep state across rule sets (correlation windows,
 // suppression). When the first batch fetched with a new rule set (see Runner.SetRules) reaches
 // the ordered stages, Reload is called on every Reloader, in stage order, before that batch is
@@ -70,7 +89,11 @@ type Runner struct {
 	Config     Config
 	// Inputs converts the records of topics that are not JSON objects (nil: every record is JSON).
 	Inputs *ingest.Router
+	// KeepOpen: the source's end is not the stream's (more input follows through another
+	// Runner sharing the stages), so InputEnder stages are not told.
+	KeepOpen bool
 
+	eof    atomic.Bool // the source ended with io.EOF
 	rules  atomic.Pointer[Ruleset]
 	active *Ruleset // the rule set the ordered stages last saw (sink goroutine only)
 	stats  Stats
@@ -215,6 +238,9 @@ func (r *Runner) fetch(ctx context.Context, work chan<- *batch, free chan *batch
 			}
 		}
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				r.eof.Store(true)
+			}
 			return err
 		}
 	}
@@ -279,14 +305,15 @@ func (r *Runner) evaluate(rs *Ruleset, m *detect.Matcher, conv converters, rec *
 	if reason, msg := rs.anomaly(&m.Event, badTime); reason != "" {
 		res.reject = &stream.Rejected{Record: *rec, Reason: reason, Error: msg, Evaluated: true}
 	}
+	if !ok {
+		t = rec.Time
+	}
+	res.time = t // every record's time moves the watermark, with or without alerts
 	if len(hits) == 0 {
 		return res
 	}
-	if !ok {
-		t = rec.Time
-		if t.IsZero() {
-			t = time.Now().UTC()
-		}
+	if t.IsZero() {
+		t = time.Now().UTC()
 	}
 	res.time = t
 	res.alerts = make([]*alert.Alert, len(hits))
@@ -319,11 +346,24 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 	var next uint64
 	sinceCommit := 0
 	lastCommit := time.Now()
-	var watermark time.Time
+	var clock watermark
+	if pl, ok := r.Source.(partitionLister); ok {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		parts, err := pl.Partitions(lctx)
+		cancel()
+		if err != nil {
+			r.Log.Warn("partitions unknown; the event-time watermark cannot wait for those that have not delivered yet", "error", err)
+		}
+		clock.expect(parts, time.Now())
+	}
 	var firstErr error
-	commit := func() {
+	commit := func(final bool) {
+		lastCommit = time.Now()
+		if !r.checkpoint(ctx, final) {
+			return // held back: the ticker asks again
+		}
 		r.commit(ctx)
-		sinceCommit, lastCommit = 0, time.Now()
+		sinceCommit = 0
 	}
 	// The ticker commits what an idle stream left marked but uncommitted.
 	tick := time.NewTicker(r.Config.CommitInterval)
@@ -332,18 +372,24 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 		select {
 		case b, ok := <-done:
 			if !ok {
-				if firstErr == nil {
-					firstErr = r.flush(ctx, watermark)
+				if firstErr == nil && r.eof.Load() && !r.KeepOpen {
+					firstErr = r.endInput(ctx, clock.wm)
 				}
 				if firstErr == nil {
-					commit()
+					firstErr = r.flush(ctx, clock.wm)
+				}
+				if firstErr == nil {
+					commit(true)
 				}
 				return firstErr
 			}
 			pending[b.seq] = b
 		case <-tick.C:
+			if firstErr == nil {
+				firstErr = r.idle(ctx, &clock)
+			}
 			if sinceCommit > 0 && firstErr == nil && time.Since(lastCommit) >= r.Config.CommitInterval {
-				commit()
+				commit(false)
 			}
 			continue
 		}
@@ -357,14 +403,15 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 			if firstErr != nil {
 				continue // a write failed for good: process nothing more, commit nothing more
 			}
-			if err := r.finish(ctx, b, &watermark); err != nil {
+			if err := r.finish(ctx, b, &clock); err != nil {
 				firstErr = err
 				continue
 			}
+			clock.lastBatch = time.Now()
 			r.Source.Done(b.recs)
 			sinceCommit += len(b.recs)
 			if sinceCommit >= r.Config.CommitEvery || time.Since(lastCommit) >= r.Config.CommitInterval {
-				commit()
+				commit(false)
 			}
 			select {
 			case free <- b:
@@ -377,13 +424,72 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 // flush collects what Flusher stages held back, runs it through the stages after them and
 // writes it.
 func (r *Runner) flush(ctx context.Context, watermark time.Time) error {
+	return r.release(ctx, watermark, func(st Stage) ([]*alert.Alert, bool, error) {
+		f, ok := st.(Flusher)
+		if !ok {
+			return nil, false, nil
+		}
+		alerts, err := f.Flush(ctx)
+		return alerts, true, err
+	})
+}
+
+// endInput collects what InputEnder stages held back now that the input ended, and writes it
+// like flush.
+func (r *Runner) endInput(ctx context.Context, watermark time.Time) error {
+	return r.release(ctx, watermark, func(st Stage) ([]*alert.Alert, bool, error) {
+		e, ok := st.(InputEnder)
+		if !ok {
+			return nil, false, nil
+		}
+		alerts, err := e.EndInput(ctx)
+		return alerts, true, err
+	})
+}
+
+// idle lets event time pass while nothing arrives: when no partition is behind and no record
+// came for a tick, the watermark advances with the wall clock from the last one, and the
+// stages see it (a correlation window then closes though the stream went quiet).
+func (r *Runner) idle(ctx context.Context, clock *watermark) error {
+	w, ok := clock.idle(time.Now(), r.Config.CommitInterval)
+	if !ok || len(r.Stages) == 0 {
+		return nil
+	}
+	return r.release(ctx, w, func(st Stage) ([]*alert.Alert, bool, error) {
+		if st != r.Stages[0] {
+			return nil, false, nil
+		}
+		alerts, err := st.Process(ctx, nil, w)
+		return alerts, true, err
+	})
+}
+
+// checkpoint asks the Checkpointer stages whether the commit may go ahead (their state saved).
+func (r *Runner) checkpoint(ctx context.Context, final bool) bool {
+	ok := true
+	for _, st := range r.Stages {
+		c, is := st.(Checkpointer)
+		if !is {
+			continue
+		}
+		saved, err := c.Checkpoint(ctx, final)
+		if err != nil {
+			r.Log.Error("stage state not saved; offsets not committed", "error", err)
+		}
+		ok = ok && saved && err == nil
+	}
+	return ok
+}
+
+// release asks each stage, in order, for alerts it holds back (get says whether it is one that
+// does), runs them through the stages after it and writes them.
+func (r *Runner) release(ctx context.Context, watermark time.Time, get func(Stage) ([]*alert.Alert, bool, error)) error {
 	var out []*alert.Alert
 	for i, st := range r.Stages {
-		f, ok := st.(Flusher)
+		alerts, ok, err := get(st)
 		if !ok {
 			continue
 		}
-		alerts, err := f.Flush(ctx)
 		if err != nil {
 			return err
 		}
@@ -434,9 +540,10 @@ func (r *Runner) commit(ctx context.Context) {
 
 // finish runs the ordered stages of one batch and writes its output. Writes are retried until
 // they succeed or ctx ends: an alert is never dropped to keep the stream moving.
-func (r *Runner) finish(ctx context.Context, b *batch, watermark *time.Time) error {
+func (r *Runner) finish(ctx context.Context, b *batch, clock *watermark) error {
 	var alerts []*alert.Alert
 	var rejects []stream.Rejected
+	now := time.Now()
 	for i := range b.results {
 		res := &b.results[i]
 		if res.reject != nil {
@@ -445,8 +552,9 @@ func (r *Runner) finish(ctx context.Context, b *batch, watermark *time.Time) err
 				continue
 			}
 		}
-		if res.time.After(*watermark) {
-			*watermark = res.time
+		part := clock.observe(&b.recs[i], res.time, now)
+		for _, a := range res.alerts {
+			a.Watermark = part
 		}
 		alerts = append(alerts, res.alerts...)
 		b.results[i] = recResult{}
@@ -456,7 +564,7 @@ func (r *Runner) finish(ctx context.Context, b *batch, watermark *time.Time) err
 	}
 	var err error
 	for _, st := range r.Stages {
-		if alerts, err = st.Process(ctx, alerts, *watermark); err != nil {
+		if alerts, err = st.Process(ctx, alerts, clock.wm); err != nil {
 			return err
 		}
 	}

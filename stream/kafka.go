@@ -77,6 +77,7 @@ type KafkaSource struct {
 	pending map[topicPartition]kafka.Message // last record marked done per partition
 	lastErr error
 	healthy func(bool)
+	cfg     KafkaConfig
 }
 
 type topicPartition struct {
@@ -136,6 +137,7 @@ func NewKafkaSource(cfg KafkaConfig, healthy func(bool)) (*KafkaSource, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &KafkaSource{
+		cfg:     cfg,
 		reader:  kafka.NewReader(rc),
 		log:     log,
 		msgs:    make(chan kafka.Message, 4096),

@@ -325,7 +325,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	bad := false
-	for _, e := range []error{cfg.Validate(), cfg.CheckFiles(), respond.Check(&cfg.Response, cfg.Path)} {
+	for _, e := range []error{cfg.Validate(), cfg.CheckFiles(), respond.Check(&cfg.Response, cfg.Path), agent.CheckStageConfig(cfg)} {
 		if e != nil {
 			fmt.Fprintln(stdout, e)
 			bad = true
