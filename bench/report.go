@@ -17,16 +17,16 @@ import (
 
 // Report is the outcome of a benchmark run; Write and WriteJSON render it.
 type Report struct {
-	Vigil    string    `json:"vigil_version"`
-	Commit   string    `json:"vigil_commit,omitempty"` // VCS revision the binary was built from, when known
-	Started  time.Time `json:"started"`
-	Machine  Machine   `json:"machine"`
-	Rules    RulesInfo `json:"rules"`
-	Settings Settings  `json:"settings"`
+	Vigil    string     `json:"vigil_version"`
+	Commit   string     `json:"vigil_commit,omitempty"` // VCS revision the binary was built from, when known
+	Started  time.Time  `json:"started"`
+	Machine  Machine    `json:"machine"`
+	Rules    RulesInfo  `json:"rules"`
+	Settings Settings   `json:"settings"`
 	Lanes    []LaneInfo `json:"lanes"`
-	Results  []Result `json:"results"`
-	Ratios   []Ratio  `json:"ratios"`
-	Notes    []string `json:"notes,omitempty"`
+	Results  []Result   `json:"results"`
+	Ratios   []Ratio    `json:"ratios"`
+	Notes    []string   `json:"notes,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -45,20 +45,20 @@ type Machine struct {
 
 // RulesInfo describes the rule set.
 type RulesInfo struct {
-	Paths          []string `json:"paths"`
-	Files          int      `json:"files"`
-	Detection      int      `json:"detection_rules"` // compiled
-	Correlation    int      `json:"correlation_rules"`
-	Errors         int      `json:"errors"` // files or rules that did not load or compile
-	CompileSeconds float64  `json:"compile_seconds"`
-	CorpusCommit   string   `json:"corpus_commit,omitempty"` // COMMIT file beside the rule directories
+	Paths          []string     `json:"paths"`
+	Files          int          `json:"files"`
+	Detection      int          `json:"detection_rules"` // compiled
+	Correlation    int          `json:"correlation_rules"`
+	Errors         int          `json:"errors"` // files or rules that did not load or compile
+	CompileSeconds float64      `json:"compile_seconds"`
+	CorpusCommit   string       `json:"corpus_commit,omitempty"` // COMMIT file beside the rule directories
 	SigmaGo        *SigmaGoInfo `json:"sigma_go,omitempty"`
 }
 
 // SigmaGoInfo says how much of the rule set sigma-go's evaluator runs.
 type SigmaGoInfo struct {
-	Files       int      `json:"files"`       // rule files of detection rules given to sigma-go's parser
-	Parsed      int      `json:"parsed"`      // rules it parsed and evaluates
+	Files       int      `json:"files"`  // rule files of detection rules given to sigma-go's parser
+	Parsed      int      `json:"parsed"` // rules it parsed and evaluates
 	ParseErrors int      `json:"parse_errors"`
 	Aggregation int      `json:"aggregation"` // parsed but left out: legacy aggregation conditions need callbacks
 	EvalErrors  int      `json:"eval_errors"` // evaluated rules that returned an error on some event (their matches are lost)

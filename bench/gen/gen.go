@@ -101,12 +101,12 @@ type Generator struct {
 	logons      logonRing     // open logon sessions, closed by 4634
 
 	kinds                    picker
-	weights                  []int          // the mix, in kind order (see Mix.weights)
+	weights                  []int        // the mix, in kind order (see Mix.weights)
 	procs, nets, files, regs [3]roleTable // per role index, see roleIndex
 
-	hitKinds picker    // kind of the next hit, weighted by the mix (see hitKind)
-	hits     int64     // suspicious events emitted (not counting the story)
-	hitProc  proc      // scratch parent and actor of hit events
+	hitKinds picker     // kind of the next hit, weighted by the mix (see hitKind)
+	hits     int64      // suspicious events emitted (not counting the story)
+	hitProc  proc       // scratch parent and actor of hit events
 	proxy    proxyState // see proxy.go
 
 	bufPath, bufCmd, bufCwd, bufAux []byte // scratch for %-expansion
