@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigil-detect/vigil/agent"
+	"github.com/vigil-detect/vigil/alert"
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/metrics"
 	"github.com/vigil-detect/vigil/pipeline"
@@ -86,8 +87,9 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 		return Result{}, err
 	}
 	src := &timedSource{Source: ks, want: int64(l.len()), finished: make(chan struct{})}
+	tsink := &timedSink{Sink: sink}
 	runner := &pipeline.Runner{
-		Source: src, Sinks: []stream.Sink{sink}, DeadLetter: dlq, Stages: stages,
+		Source: src, Sinks: []stream.Sink{tsink}, DeadLetter: dlq, Stages: stages,
 		Metrics: m, Log: quiet, Config: agent.PipelineConfig(&settings),
 	}
 	runner.SetRules(rs)
@@ -131,7 +133,7 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 	n := float64(l.len())
 	st := runner.Stats()
 	src.mu.Lock()
-	lat := src.lat
+	lat, commits, batches := src.lat, src.commits, src.batches
 	src.mu.Unlock()
 	return Result{
 		Events:         int64(l.len()),
@@ -152,6 +154,14 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 			TotalSeconds:     total,
 			EventsPerSecWall: n / total,
 			AlertsWritten:    st.Alerts.Load(),
+			Batches:          batches,
+			MeanBatch:        n / float64(max(batches, 1)),
+			SinkWrites:       tsink.lat.n,
+			SinkWriteP50:     tsink.lat.quantile(0.5),
+			SinkWriteP99:     tsink.lat.quantile(0.99),
+			Commits:          commits.n,
+			CommitP50:        commits.quantile(0.5),
+			CommitP99:        commits.quantile(0.99),
 		},
 	}, nil
 }
@@ -203,7 +213,9 @@ type timedSource struct {
 
 	mu      sync.Mutex
 	fetched []time.Time // fetch times of batches not yet done, in order
-	lat     hist
+	lat     hist        // per batch, fetch to done
+	commits hist        // per commit call
+	batches int64
 	once    sync.Once
 }
 
@@ -216,6 +228,7 @@ func (s *timedSource) Fetch(ctx context.Context, dst []stream.Record, max int) (
 			s.first = now
 		}
 		s.fetched = append(s.fetched, now)
+		s.batches++
 		s.mu.Unlock()
 	}
 	return recs, err
@@ -236,7 +249,11 @@ func (s *timedSource) Done(recs []stream.Record) {
 
 func (s *timedSource) Commit(ctx context.Context) error {
 	d := s.done.Load()
+	t := time.Now()
 	err := s.Source.Commit(ctx)
+	s.mu.Lock()
+	s.commits.add(time.Since(t))
+	s.mu.Unlock()
 	if err == nil {
 		s.committed.Store(d)
 		if d >= s.want {
@@ -246,5 +263,22 @@ func (s *timedSource) Commit(ctx context.Context) error {
 			})
 		}
 	}
+	return err
+}
+
+// timedSink times the writes of non-empty alert batches to the alerts topic (each waits for the
+// broker's acknowledgement). Writes come from the pipeline's one sink goroutine.
+type timedSink struct {
+	stream.Sink
+	lat hist
+}
+
+func (s *timedSink) Write(ctx context.Context, alerts []*alert.Alert) error {
+	if len(alerts) == 0 {
+		return s.Sink.Write(ctx, alerts)
+	}
+	t := time.Now()
+	err := s.Sink.Write(ctx, alerts)
+	s.lat.add(time.Since(t))
 	return err
 }

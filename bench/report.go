@@ -130,12 +130,20 @@ type Latency struct {
 
 // E2E holds the phases of the end-to-end mode.
 type E2E struct {
-	Partitions       int     `json:"partitions"`
-	ProduceSeconds   float64 `json:"produce_seconds"` // producing the lane into the topic (not timed)
-	JoinSeconds      float64 `json:"join_seconds"`    // pipeline start to first records fetched (group join)
-	TotalSeconds     float64 `json:"total_seconds"`   // pipeline start to last offset committed
-	EventsPerSecWall float64 `json:"events_per_sec_with_join"`
-	AlertsWritten    int64   `json:"alerts_written"`
+	Partitions       int           `json:"partitions"`
+	ProduceSeconds   float64       `json:"produce_seconds"` // producing the lane into the topic (not timed)
+	JoinSeconds      float64       `json:"join_seconds"`    // pipeline start to first records fetched (group join)
+	TotalSeconds     float64       `json:"total_seconds"`   // pipeline start to last offset committed
+	EventsPerSecWall float64       `json:"events_per_sec_with_join"`
+	AlertsWritten    int64         `json:"alerts_written"`
+	Batches          int64         `json:"batches"` // batches fetched by the pipeline
+	MeanBatch        float64       `json:"mean_batch"`
+	SinkWrites       int64         `json:"sink_writes"` // non-empty writes to the alerts topic
+	SinkWriteP50     time.Duration `json:"sink_write_p50_ns"`
+	SinkWriteP99     time.Duration `json:"sink_write_p99_ns"`
+	Commits          int64         `json:"commits"`
+	CommitP50        time.Duration `json:"commit_p50_ns"`
+	CommitP99        time.Duration `json:"commit_p99_ns"`
 }
 
 // SGRun compares sigma-go's matches with Vigil's on the same events.
@@ -330,6 +338,8 @@ func (r *Report) Write(w io.Writer) error {
 		if e := res.E2E; e != nil {
 			fmt.Fprintf(bw, "e2e %s: produced in %.1fs to %d partitions; group join %.2fs; start to last commit %.2fs = %s events/s with the join; %d alerts written to Kafka\n",
 				res.Lane, e.ProduceSeconds, e.Partitions, e.JoinSeconds, e.TotalSeconds, group(e.EventsPerSecWall), e.AlertsWritten)
+			fmt.Fprintf(bw, "    %d batches of %.0f records on average; %d alert writes, p50 %s p99 %s; %d commits, p50 %s p99 %s\n",
+				e.Batches, e.MeanBatch, e.SinkWrites, dur(e.SinkWriteP50), dur(e.SinkWriteP99), e.Commits, dur(e.CommitP50), dur(e.CommitP99))
 		}
 		if sg := res.SigmaGo; sg != nil {
 			fmt.Fprintf(bw, "sigma-go %s: %d matches on %d events (Vigil: %d on the same events); %d rule evaluations returned errors\n",

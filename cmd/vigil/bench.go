@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/vigil-detect/vigil/agent"
@@ -32,6 +34,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	partitions := fs.Int("partitions", bench.DefaultPartitions, "partitions of the e2e topic")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -52,6 +55,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(stderr, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := bench.Run(ctx, bench.Config{
 		Rules: rulePaths, Settings: cfg,
 		Lanes: splitAll(lanes), Modes: splitAll(modes), Input: *input,
