@@ -128,12 +128,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	log.Info("compiling rules", "paths", cfg.Rules)
 	t0 := time.Now()
-	set := agent.LoadRules(cfg.Rules)
-	opts, err := agent.RuleOptions(cfg.Settings)
+	// Compiled as the agent compiles them, so every mode runs the rule set `vigil run` would.
+	settings := *cfg.Settings
+	settings.Rules = cfg.Rules
+	cfg.Settings = &settings
+	rs, err := agent.CompileRules(&settings)
 	if err != nil {
 		return nil, err
 	}
-	rs := pipeline.Compile(set, opts)
+	opts, err := agent.RuleOptions(&settings)
+	if err != nil {
+		return nil, err
+	}
+	set := rs.Set
 	rep.Rules = RulesInfo{
 		Paths: cfg.Rules, Files: set.Files, Detection: len(rs.Detect.Rules), Correlation: len(set.Correlations),
 		Errors: len(rs.Errors()), CompileSeconds: time.Since(t0).Seconds(), CorpusCommit: corpusCommit(cfg.Rules),

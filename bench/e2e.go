@@ -127,14 +127,13 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 	}
 	ks.Close()
 
-	first := src.first
+	src.mu.Lock()
+	first, lat, commits, batches := src.first, src.lat, src.commits, src.batches
+	src.mu.Unlock()
 	steady := end.Sub(first).Seconds()
 	total := end.Sub(start).Seconds()
 	n := float64(l.len())
 	st := runner.Stats()
-	src.mu.Lock()
-	lat, commits, batches := src.lat, src.commits, src.batches
-	src.mu.Unlock()
 	return Result{
 		Events:         int64(l.len()),
 		Seconds:        steady,
