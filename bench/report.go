@@ -135,8 +135,8 @@ type E2E struct {
 	JoinSeconds      float64       `json:"join_seconds"`    // pipeline start to first records fetched (group join)
 	TotalSeconds     float64       `json:"total_seconds"`   // pipeline start to last offset committed
 	EventsPerSecWall float64       `json:"events_per_sec_with_join"`
-	AlertsWritten    int64         `json:"alerts_written"`
-	Batches          int64         `json:"batches"` // batches fetched by the pipeline
+	AlertsWritten    int64         `json:"alerts_written"` // to the alerts topic: detections not withheld for correlation, plus correlation and risk alerts
+	Batches          int64         `json:"batches"`        // batches fetched by the pipeline
 	MeanBatch        float64       `json:"mean_batch"`
 	SinkWrites       int64         `json:"sink_writes"` // non-empty writes to the alerts topic
 	SinkWriteP50     time.Duration `json:"sink_write_p50_ns"`
