@@ -22,6 +22,14 @@ func newPicker(weights []int) picker {
 	return p
 }
 
+// total is the sum of the weights.
+func (p *picker) total() int {
+	if len(p.cum) == 0 {
+		return 0
+	}
+	return p.cum[len(p.cum)-1]
+}
+
 func (p *picker) pick(r *rand.Rand) int {
 	i, _ := slices.BinarySearch(p.cum, r.IntN(p.cum[len(p.cum)-1])+1)
 	return i
@@ -62,23 +70,37 @@ func roleIndex(r role) int {
 // background emits one background event of a randomly chosen kind.
 func (g *Generator) background(dst []byte, t time.Time) []byte {
 	switch g.kinds.pick(g.rng) {
-	case 0:
+	case kindProcess:
 		return g.backgroundProcess(dst, t)
-	case 1:
+	case kindNetwork:
 		return g.backgroundNetwork(dst, t)
-	case 2:
+	case kindFile:
 		return g.backgroundFile(dst, t)
-	case 3:
+	case kindRegistry:
 		return g.backgroundRegistry(dst, t)
-	case 4:
+	case kindLogon:
 		return g.backgroundLogon(dst, t)
-	case 5:
+	case kindLogoff:
 		return g.backgroundLogoff(dst, t)
-	default:
+	case kindPrivileges:
 		h := g.randomHost()
 		return g.appendSpecialPrivileges(dst, h, t, "SYSTEM", "NT AUTHORITY", "S-1-5-18", 0x3e7, privSystem)
+	default:
+		return g.backgroundProxy(dst, t)
 	}
 }
+
+// Event kinds, in the order of Mix.weights.
+const (
+	kindProcess = iota
+	kindNetwork
+	kindFile
+	kindRegistry
+	kindLogon
+	kindLogoff
+	kindPrivileges
+	kindProxy
+)
 
 func (g *Generator) randomHost() *host { return &g.e.hosts[g.rng.IntN(len(g.e.hosts))] }
 
@@ -382,6 +404,8 @@ func (g *Generator) expand(buf []byte, tpl string, h *host, u *user) []byte {
 			buf = append(buf, g.e.hosts[g.e.fileServer].name...)
 		case 'd':
 			buf = append(buf, g.e.hosts[g.e.dcs[0]].name...)
+		case 'a':
+			buf = append(buf, g.attackerIP()...)
 		case 'n':
 			buf = strconv.AppendInt(buf, 1000+g.rng.Int64N(99000), 10)
 		case 'x':

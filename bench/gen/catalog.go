@@ -7,6 +7,7 @@ package gen
 //	%f file server %d domain controller
 //	%n random decimal number   %x / %X 8 random hex digits (lower / upper)
 //	%g random upper-case GUID
+//	%a an attacker's address on the Internet (hits.go only)
 //
 // Background is deliberately full of near misses for the starter rules
 // (plain whoami, ipconfig /all, net use, certutil -hashfile, reg query,

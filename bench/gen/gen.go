@@ -10,6 +10,11 @@
 // tool download, credential dumping and shadow copy deletion on the
 // compromised workstation. See story.go for the exact timeline.
 //
+// Options.Mix narrows or widens the mix of background kinds (a stream of
+// process creations only, or one with web proxy requests: see proxy.go), and
+// Options.HitRate replaces that fraction of events by suspicious ones drawn
+// from a catalogue (hits.go) that SigmaHQ and the starter rules detect.
+//
 // The same Options (including Seed) always produce the same bytes. The
 // estate itself (host and user names, addresses, process ids) depends only
 // on Hosts and Users, so the story names the same hosts and users for any
@@ -30,6 +35,38 @@ type Options struct {
 	AttackAt time.Duration // event-time offset at which the attack story begins (default 3s); negative: no attack
 	Hosts    int           // hosts of the simulated estate (default 50, at least 4)
 	Users    int           // users of the simulated estate (default 200, at least 30)
+	Mix      Mix           // background kinds by relative weight (zero: DefaultMix)
+	HitRate  float64       // fraction of events replaced by suspicious ones from the catalogue (0: none; at most 1)
+}
+
+// Mix weighs the kinds of background event. Negative weights count as zero;
+// a Mix whose weights are all zero means DefaultMix.
+type Mix struct {
+	Process    int // Sysmon 1
+	Network    int // Sysmon 3
+	File       int // Sysmon 11
+	Registry   int // Sysmon 13
+	Logon      int // Security 4624 (followed by 4672 for admins); when > 0, also the rare typo 4625s
+	Logoff     int // Security 4634
+	Privileges int // Security 4672 for SYSTEM
+	Proxy      int // web proxy request (see proxy.go)
+}
+
+// DefaultMix is the background of the simulated estate: Windows telemetry, no proxy logs.
+var DefaultMix = Mix{Process: 34, Network: 20, File: 13, Registry: 13, Logon: 10, Logoff: 7, Privileges: 3}
+
+// weights lists the mix in the order of the generator's kind picker.
+func (m Mix) weights() []int {
+	w := []int{m.Process, m.Network, m.File, m.Registry, m.Logon, m.Logoff, m.Privileges, m.Proxy}
+	sum := 0
+	for i := range w {
+		w[i] = max(w[i], 0)
+		sum += w[i]
+	}
+	if sum == 0 {
+		return DefaultMix.weights()
+	}
+	return w
 }
 
 // Defaults and lower bounds of Options.
@@ -44,17 +81,6 @@ const (
 
 // DefaultStart is the event time of the first event when Options.Start is zero.
 var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// Background mix: relative weights of the background event kinds.
-const (
-	wProcess    = 34 // Sysmon 1
-	wNetwork    = 20 // Sysmon 3
-	wFile       = 13 // Sysmon 11
-	wRegistry   = 13 // Sysmon 13
-	wLogon      = 10 // Security 4624 (followed by 4672 for admins)
-	wLogoff     = 7  // Security 4634
-	wPrivileges = 3  // Security 4672 for SYSTEM
-)
 
 // meanFailureGap is the mean event-time gap between two background failed
 // logons (typos), whatever the rate: about three a minute over the estate.
@@ -75,7 +101,13 @@ type Generator struct {
 	logons      logonRing     // open logon sessions, closed by 4634
 
 	kinds                    picker
+	weights                  []int        // the mix, in kind order (see Mix.weights)
 	procs, nets, files, regs [3]roleTable // per role index, see roleIndex
+
+	hitKinds picker     // kind of the next hit, weighted by the mix (see hitKind)
+	hits     int64      // suspicious events emitted (not counting the story)
+	hitProc  proc       // scratch parent and actor of hit events
+	proxy    proxyState // see proxy.go
 
 	bufPath, bufCmd, bufCwd, bufAux []byte // scratch for %-expansion
 }
@@ -99,6 +131,10 @@ func New(o Options) *Generator {
 		o.Users = DefaultUsers
 	}
 	o.Hosts, o.Users = max(o.Hosts, MinHosts), max(o.Users, MinUsers)
+	if !(o.HitRate > 0) {
+		o.HitRate = 0
+	}
+	o.HitRate = min(o.HitRate, 1)
 
 	g := &Generator{
 		opt:     o,
@@ -109,7 +145,9 @@ func New(o Options) *Generator {
 		bufCwd:  make([]byte, 0, 256),
 		bufAux:  make([]byte, 0, 256),
 	}
-	g.kinds = newPicker([]int{wProcess, wNetwork, wFile, wRegistry, wLogon, wLogoff, wPrivileges})
+	g.weights = o.Mix.weights()
+	g.kinds = newPicker(g.weights)
+	g.hitKinds = newHitPicker(g.weights)
 	for ri, r := range []role{roleDC, roleServer, roleWorkstation} {
 		g.procs[ri] = newRoleTable(r, len(procTemplates), func(i int) (int, role) { return procTemplates[i].weight, procTemplates[i].roles })
 		g.nets[ri] = newRoleTable(r, len(netTemplates), func(i int) (int, role) { return netTemplates[i].weight, netTemplates[i].roles })
@@ -117,6 +155,10 @@ func New(o Options) *Generator {
 		g.regs[ri] = newRoleTable(r, len(regTemplates), func(i int) (int, role) { return regTemplates[i].weight, regTemplates[i].roles })
 	}
 	g.nextFailure = g.failureGap()
+	if g.weights[kindLogon] == 0 {
+		g.nextFailure = math.MaxInt64 // no logons, no typos
+	}
+	g.proxy.init(g)
 	if o.AttackAt >= 0 {
 		g.story = g.newStory(o.AttackAt)
 	}
@@ -147,6 +189,9 @@ func (g *Generator) Next(dst []byte) []byte {
 		g.nextFailure += g.failureGap()
 	case g.pending.due:
 		dst = g.emitPending(dst, t)
+	case g.opt.HitRate > 0 && g.hitKinds.total() > 0 && g.rng.Float64() < g.opt.HitRate:
+		dst = g.hit(dst, t)
+		g.hits++
 	default:
 		dst = g.background(dst, t)
 	}
@@ -154,6 +199,10 @@ func (g *Generator) Next(dst []byte) []byte {
 	g.off = time.Duration(math.Round(float64(g.n) * 1e9 / g.opt.Rate))
 	return dst
 }
+
+// Hits returns how many events so far were suspicious ones from the catalogue
+// (Options.HitRate); attack-story events are not counted.
+func (g *Generator) Hits() int64 { return g.hits }
 
 // failureGap draws the event-time gap to the next background failed logon.
 func (g *Generator) failureGap() time.Duration {

@@ -62,6 +62,24 @@ var (
 	imgRundll32   = &image{`C:\Windows\System32\rundll32.exe`, "Windows host process (Rundll32)", msOS, ms, "RUNDLL32.EXE", winVer, ""}
 	imgVssadmin   = &image{`C:\Windows\System32\vssadmin.exe`, "Command Line Interface for Microsoft® Volume Shadow Copy Service ", msOS, ms, "VSSADMIN.EXE", winVer, ""}
 	imgIpconfig   = &image{`C:\Windows\System32\ipconfig.exe`, "IP Configuration Utility", msOS, ms, "ipconfig.exe", winVer, ""}
+
+	// Executables of the suspicious catalogue (hits.go).
+	imgMshta     = &image{`C:\Windows\System32\mshta.exe`, "Microsoft (R) HTML Application host", "Internet Explorer", ms, "MSHTA.EXE", "11.00.22621.1 (WinBuild.160101.0800)", ""}
+	imgRegsvr32  = &image{`C:\Windows\System32\regsvr32.exe`, "Microsoft(C) Register Server", msOS, ms, "REGSVR32.EXE", winVer, ""}
+	imgBitsadmin = &image{`C:\Windows\System32\bitsadmin.exe`, "BITS administration utility", msOS, ms, "bitsadmin.exe", winVer, ""}
+	imgWmic      = &image{`C:\Windows\System32\wbem\WMIC.exe`, "WMI Commandline Utility", msOS, ms, "wmic.exe", winVer, ""}
+	imgSchtasks  = &image{`C:\Windows\System32\schtasks.exe`, "Task Scheduler Configuration Tool", msOS, ms, "schtasks.exe", winVer, ""}
+	imgNltest    = &image{`C:\Windows\System32\nltest.exe`, "Microsoft® Logon Server Test Utility", msOS, ms, "nltestrk.exe", winVer, ""}
+	imgWevtutil  = &image{`C:\Windows\System32\wevtutil.exe`, "Eventing Command Line Utility", msOS, ms, "wevtutil.exe", winVer, ""}
+	imgBcdedit   = &image{`C:\Windows\System32\bcdedit.exe`, "Boot Configuration Data Editor", msOS, ms, "bcdedit.exe", winVer, ""}
+	imgWbadmin   = &image{`C:\Windows\System32\wbadmin.exe`, "Command Line Interface for Microsoft® BLB Backup", msOS, ms, "WBADMIN.EXE", winVer, ""}
+	imgNetsh     = &image{`C:\Windows\System32\netsh.exe`, "Network Command Shell", msOS, ms, "netsh.exe", winVer, ""}
+	imgWscript   = &image{`C:\Windows\System32\wscript.exe`, "Microsoft ® Windows Based Script Host", "Microsoft ® Windows Script Host", ms, "wscript.exe", "5.812.10240.16384", ""}
+	imgCurl      = &image{`C:\Windows\System32\curl.exe`, "The curl executable", "The curl executable", "curl, https://curl.se/", "curl.exe", "8.9.1", ""}
+	imgSc        = &image{`C:\Windows\System32\sc.exe`, "Service Control Manager Configuration Tool", msOS, ms, "sc.exe", winVer, ""}
+	imgProcdump  = &image{`C:\Users\Public\procdump64.exe`, "Sysinternals process dump utility", "ProcDump", "Sysinternals - www.sysinternals.com", "procdump", "11.0", ""}
+	imgMimikatz  = &image{`C:\Users\Public\m.exe`, "mimikatz for Windows", "mimikatz", "gentilkiwi (Benjamin DELPY)", "mimikatz.exe", "2.2.0.0", ""}
+	imgAdFind    = &image{`C:\Users\Public\AdFind.exe`, "Joeware ADFind", "AdFind", "Joeware", "AdFind.exe", "1.57.0.0", ""}
 )
 
 var allImages = []*image{
@@ -70,6 +88,8 @@ var allImages = []*image{
 	imgCode, imgOneDrive, imgOneDriveUp, imgGit, imgTaskhostw, imgRuntimeBrk, imgBgTaskHost,
 	imgDllhost, imgConhost, imgCmd, imgPowerShell, imgNotepad, imgWmiPrvSE, imgGpupdate, imgSppsvc,
 	imgSqlservr, imgWhoami, imgNet, imgNet1, imgCertutil, imgReg, imgRundll32, imgVssadmin, imgIpconfig,
+	imgMshta, imgRegsvr32, imgBitsadmin, imgWmic, imgSchtasks, imgNltest, imgWevtutil, imgBcdedit,
+	imgWbadmin, imgNetsh, imgWscript, imgCurl, imgSc, imgProcdump, imgMimikatz, imgAdFind,
 }
 
 // init gives every image stable, well-formed hashes (derived from its path,

@@ -30,6 +30,7 @@ func init() {
 		{"broker", "a local Kafka-protocol development broker on 127.0.0.1", cmdBroker},
 		{"lint", "compile rule files and report every problem with file and line", cmdLint},
 		{"test", "run rule test cases (NAME.test.yml: events a rule must and must not match)", cmdTest},
+		{"bench", "measure events/s, allocations and latency on generated lanes or a file", cmdBench},
 		{"config", "check a configuration file: 'vigil config check FILE'", cmdConfig},
 		{"version", "print the version and build information", cmdVersion},
 	}
