@@ -384,6 +384,20 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 				return firstErr
 			}
 			pending[b.seq] = b
+			// Take whatever else is ready too: under load, several batches then share one
+			// round trip to each sink.
+			for drained := false; !drained; {
+				select {
+				case more, ok := <-done:
+					if !ok {
+						drained = true
+						break
+					}
+					pending[more.seq] = more
+				default:
+					drained = true
+				}
+			}
 		case <-tick.C:
 			if firstErr == nil {
 				firstErr = r.idle(ctx, &clock)
@@ -394,32 +408,46 @@ func (r *Runner) sink(ctx context.Context, done <-chan *batch, free chan<- *batc
 			continue
 		}
 		for {
-			b, ok := pending[next]
-			if !ok {
+			var group []*batch
+			records := 0
+			for len(group) < maxCoalesce && records < r.Config.CommitEvery*4 {
+				b, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				group = append(group, b)
+				records += len(b.recs)
+			}
+			if len(group) == 0 {
 				break
 			}
-			delete(pending, next)
-			next++
 			if firstErr != nil {
 				continue // a write failed for good: process nothing more, commit nothing more
 			}
-			if err := r.finish(ctx, b, &clock); err != nil {
+			if err := r.finish(ctx, group, &clock); err != nil {
 				firstErr = err
 				continue
 			}
 			clock.lastBatch = time.Now()
-			r.Source.Done(b.recs)
-			sinceCommit += len(b.recs)
+			for _, b := range group {
+				r.Source.Done(b.recs)
+				sinceCommit += len(b.recs)
+				select {
+				case free <- b:
+				default:
+				}
+			}
 			if sinceCommit >= r.Config.CommitEvery || time.Since(lastCommit) >= r.Config.CommitInterval {
 				commit(false)
-			}
-			select {
-			case free <- b:
-			default:
 			}
 		}
 	}
 }
+
+// maxCoalesce bounds how many ready batches share one round of writes.
+const maxCoalesce = 32
 
 // flush collects what Flusher stages held back, runs it through the stages after them and
 // writes it.
@@ -540,39 +568,51 @@ func (r *Runner) commit(ctx context.Context) {
 
 // finish runs the ordered stages of one batch and writes its output. Writes are retried until
 // they succeed or ctx ends: an alert is never dropped to keep the stream moving.
-func (r *Runner) finish(ctx context.Context, b *batch, clock *watermark) error {
-	var alerts []*alert.Alert
+func (r *Runner) finish(ctx context.Context, group []*batch, clock *watermark) error {
+	var out []*alert.Alert
 	var rejects []stream.Rejected
-	now := time.Now()
-	for i := range b.results {
-		res := &b.results[i]
-		if res.reject != nil {
-			rejects = append(rejects, *res.reject)
-			if !res.reject.Evaluated {
-				continue
+	type batchOutput struct {
+		all, out []*alert.Alert
+		rejects  []stream.Rejected
+	}
+	outputs := make([]batchOutput, len(group))
+	for gi, b := range group {
+		var alerts []*alert.Alert
+		var bRejects []stream.Rejected
+		now := time.Now()
+		for i := range b.results {
+			res := &b.results[i]
+			if res.reject != nil {
+				bRejects = append(bRejects, *res.reject)
+				if !res.reject.Evaluated {
+					continue
+				}
+			}
+			part := clock.observe(&b.recs[i], res.time, now)
+			for _, a := range res.alerts {
+				a.Watermark = part
+			}
+			alerts = append(alerts, res.alerts...)
+			b.results[i] = recResult{}
+		}
+		if b.rs != r.active {
+			r.reloadStages(b.rs)
+		}
+		var err error
+		for _, st := range r.Stages {
+			if alerts, err = st.Process(ctx, alerts, clock.wm); err != nil {
+				return err
 			}
 		}
-		part := clock.observe(&b.recs[i], res.time, now)
-		for _, a := range res.alerts {
-			a.Watermark = part
+		bOut := alerts[:0:0]
+		for _, a := range alerts {
+			if !a.Suppressed {
+				bOut = append(bOut, a)
+			}
 		}
-		alerts = append(alerts, res.alerts...)
-		b.results[i] = recResult{}
-	}
-	if b.rs != r.active {
-		r.reloadStages(b.rs)
-	}
-	var err error
-	for _, st := range r.Stages {
-		if alerts, err = st.Process(ctx, alerts, clock.wm); err != nil {
-			return err
-		}
-	}
-	out := alerts[:0:0]
-	for _, a := range alerts {
-		if !a.Suppressed {
-			out = append(out, a)
-		}
+		outputs[gi] = batchOutput{all: alerts, out: bOut, rejects: bRejects}
+		out = append(out, bOut...)
+		rejects = append(rejects, bRejects...)
 	}
 	if len(rejects) > 0 && r.DeadLetter != nil {
 		if err := r.retry(ctx, "dead_letter", func() error { return r.DeadLetter.Reject(ctx, rejects) }); err != nil {
@@ -584,7 +624,9 @@ func (r *Runner) finish(ctx context.Context, b *batch, clock *watermark) error {
 			return err
 		}
 	}
-	r.observe(b, alerts, out, rejects)
+	for gi, b := range group {
+		r.observe(b, outputs[gi].all, outputs[gi].out, outputs[gi].rejects)
+	}
 	return nil
 }
 
