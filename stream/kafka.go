@@ -342,8 +342,10 @@ func newWriter(kc KafkaConfig, wc WriterConfig) (*kafka.Writer, error) {
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  10,
 		Transport:    kc.Transport(),
-		// Room for one record of the largest allowed size with its key and headers.
-		BatchBytes: int64(max(wc.maxMessageBytes()+64<<10, 1<<20)),
+		// Room for one record of the largest allowed size with its key and headers, but no more
+		// than a broker with default settings accepts in one record batch (message.max.bytes,
+		// 1,048,588): a batch over it is refused, and a refused write is retried forever.
+		BatchBytes: int64(wc.maxMessageBytes() + 32<<10),
 	}
 	switch wc.Compression {
 	case "", "none":

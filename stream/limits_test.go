@@ -89,3 +89,28 @@ func TestOversizedRecordsAreCutNotRetriedForever(t *testing.T) {
 		t.Errorf("cut alert: %.300s headers %v", m.Value, m.Headers)
 	}
 }
+
+// TestManyAlertsInOneWrite: thousands of alerts written in one call (batches coalesced under
+// load) are split into record batches the broker accepts, instead of one it refuses forever.
+func TestManyAlertsInOneWrite(t *testing.T) {
+	b, err := broker.Start(broker.Options{Topics: []string{"alerts"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sink, err := NewKafkaSink(KafkaConfig{Brokers: []string{b.Addr}}, WriterConfig{Topic: "alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	event := json.RawMessage(`{"pad":"` + strings.Repeat("x", 1500) + `"}`)
+	alerts := make([]*alert.Alert, 4000) // about 6 MB
+	for i := range alerts {
+		alerts[i] = &alert.Alert{ID: alert.ID([]byte{byte(i), byte(i >> 8)}), Kind: alert.KindDetection, Event: event, Time: time.Unix(int64(i), 0)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sink.Write(ctx, alerts); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
