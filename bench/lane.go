@@ -81,7 +81,7 @@ func laneSpec(name string) (LaneSpec, bool) {
 func generate(spec LaneSpec, n int, hitRate float64, seed int64) *lane {
 	g := gen.New(gen.Options{Seed: seed, AttackAt: -1, Mix: spec.Mix, HitRate: hitRate})
 	l := &lane{name: spec.Name, source: "generated", ends: make([]int, 0, n), hitRate: hitRate}
-	l.data = make([]byte, 0, n*1600) // room for the largest lane's events, about 1.7 kB each
+	l.data = make([]byte, 0, n*2048) // room for the largest lane's events (about 1.7 kB each), so it never grows
 	for range n {
 		l.data = g.Next(l.data)
 		l.ends = append(l.ends, len(l.data))
