@@ -303,9 +303,18 @@ func (c *Config) at(line int) string {
 // or 0 when it was not set there.
 func (c *Config) Line(key string) int { return c.lines[key] }
 
+// CheckKeys reports, through report(line, message), every mapping key under n that the type of
+// out does not declare as a yaml field ("unknown key response.mode (did you mean modes?)"),
+// recursing through structs, pointers, lists and maps. yaml.v3 decodes nodes without a strict
+// mode; the packages owning a section (correlation, response) check theirs with this. prefix
+// names n in the messages.
+func CheckKeys(n *yaml.Node, out any, prefix string, report func(line int, msg string)) {
+	walk(n, reflect.TypeOf(out), prefix, map[string]int{}, report)
+}
+
 // walk checks a mapping node against a struct type: every key must be a yaml-tagged field. It
-// records each key's line under its dotted path and descends into nested structs and lists of
-// structs. yaml.Node fields belong to other packages and are not descended into.
+// records each key's line under its dotted path and descends into nested structs, lists and maps
+// of them. yaml.Node fields belong to other packages and are not descended into.
 func walk(n *yaml.Node, t reflect.Type, prefix string, lines map[string]int, report func(int, string)) {
 	if n.Kind == yaml.DocumentNode {
 		for _, k := range n.Content {
@@ -346,6 +355,12 @@ func walk(n *yaml.Node, t reflect.Type, prefix string, lines map[string]int, rep
 			path := fmt.Sprintf("%s[%d]", prefix, i)
 			lines[path] = item.Line
 			walk(item, t.Elem(), path, lines, report)
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			path := join(prefix, n.Content[i].Value)
+			lines[path] = n.Content[i].Line
+			walk(n.Content[i+1], t.Elem(), path, lines, report)
 		}
 	}
 }

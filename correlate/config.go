@@ -1,12 +1,14 @@
 package correlate
 
 import (
+	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vigil-detect/vigil/config"
 )
 
 // Config is the `correlation:` section of Vigil's configuration.
@@ -54,8 +56,12 @@ func DecodeConfig(node *yaml.Node, where string) (Config, error) {
 		where = "config"
 	}
 	if node != nil && node.Kind != 0 && !(node.Kind == yaml.ScalarNode && node.ShortTag() == "!!null") {
-		if err := strictKeys(node, reflect.TypeOf(c), "correlation"); err != nil {
-			return c, fmt.Errorf("%s:%v", where, err)
+		var unknown []string
+		config.CheckKeys(node, &c, "correlation", func(line int, msg string) {
+			unknown = append(unknown, fmt.Sprintf("%s:%d: %s", where, line, msg))
+		})
+		if len(unknown) > 0 {
+			return c, errors.New(strings.Join(unknown, "\n"))
 		}
 		if err := node.Decode(&c); err != nil {
 			return c, fmt.Errorf("%s: correlation: %s", where, strings.TrimPrefix(err.Error(), "yaml: "))
@@ -99,33 +105,3 @@ func (c *Config) defaults() {
 	}
 }
 
-// strictKeys rejects mapping keys that t (a struct) has no yaml tag for, recursively.
-func strictKeys(n *yaml.Node, t reflect.Type, path string) error {
-	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("%d: %s must be a mapping", n.Line, path)
-	}
-	fields := map[string]reflect.Type{}
-	var names []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = f.Type
-		names = append(names, name)
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		ft, ok := fields[k.Value]
-		if !ok {
-			return fmt.Errorf("%d: %s.%s: unknown key (want %s)", k.Line, path, k.Value, strings.Join(names, ", "))
-		}
-		if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Time{}) {
-			if err := strictKeys(v, ft, path+"."+k.Value); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}

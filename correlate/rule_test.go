@@ -142,13 +142,13 @@ func TestDecodeConfig(t *testing.T) {
 		t.Errorf("defaults %+v %v", c, err)
 	}
 	for in, want := range map[string]string{
-		"max_keyz: 3\n":               "vigil.yml:1: correlation.max_keyz: unknown key",
-		"snapshot:\n  paht: x\n":      "vigil.yml:2: correlation.snapshot.paht: unknown key",
+		"max_keyz: 3\n":               "vigil.yml:1: unknown key correlation.max_keyz (did you mean max_keys?)",
+		"snapshot:\n  paht: x\n":      "vigil.yml:2: unknown key correlation.snapshot.paht (did you mean path?)",
 		"allowed_lateness: 30\n":      "cannot unmarshal",
 		"allowed_lateness: -1s\n":     "cannot be negative",
 		"max_events_per_key: lots\n":  "cannot unmarshal",
 		"snapshot: {interval: -5s}\n": "cannot be negative",
-		"- a list\n":                  "must be a mapping",
+		"- a list\n":                  "want a mapping of keys",
 	} {
 		if _, err := parse(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", in, err, want)

@@ -15,7 +15,7 @@ func TestParseConfigErrorsCarryFileAndLine(t *testing.T) {
 		{"unknown key", "actions:\n  block_ip:\n    type: webhook\n    url: http://127.0.0.1/x\n    tagret: ip\n",
 			[]string{"test.yaml:5: unknown key response.actions.block_ip.tagret (did you mean target?)"}},
 		{"unknown key far off", "playbooks:\n  - name: p\n    when: {}\n",
-			[]string{"test.yaml:3: unknown key response.playbooks[0].when (known: name, enabled, mode, match, actions)"}},
+			[]string{"test.yaml:3: unknown key response.playbooks[0].when (known keys: actions, enabled, match, mode, name)"}},
 		{"bad type", "playbooks:\n  - name: p\n    match:\n      min_score: lots\n",
 			[]string{"test.yaml:4: response: cannot unmarshal"}},
 		{"bare number duration", "actions:\n  notify:\n    type: webhook\n    url: http://127.0.0.1/x\n    timeout: 10\n",
