@@ -104,4 +104,3 @@ func (c *Config) defaults() {
 		c.Snapshot.Interval = DefaultSnapshotInterval
 	}
 }
-
