@@ -3,7 +3,8 @@ package ingest
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/vigil-detect/vigil/internal/jsonstr"
 )
 
 // field is one parsed field: a string value, or an object of fields (syslog structured data).
@@ -91,10 +92,10 @@ func (p *parser) appendJSON(dst []byte) []byte {
 }
 
 func (f *field) appendMember(dst []byte) []byte {
-	dst = appendString(dst, f.key)
+	dst = jsonstr.Append(dst, f.key)
 	dst = append(dst, ':')
 	if !f.obj {
-		return appendString(dst, f.val)
+		return jsonstr.Append(dst, f.val)
 	}
 	dst = append(dst, '{')
 	for i := range f.kids {
@@ -106,39 +107,3 @@ func (f *field) appendMember(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string. s is valid UTF-8 (checked before parsing).
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}

@@ -3,6 +3,8 @@ package gen
 import (
 	"strconv"
 	"time"
+
+	"github.com/vigil-detect/vigil/internal/jsonstr"
 )
 
 // This file holds the allocation-free JSON writers every event is built with.
@@ -28,32 +30,7 @@ func appendKey(dst []byte, key string) []byte {
 }
 
 // appendQuoted appends s as a JSON string literal.
-func appendQuoted[S string | []byte](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexUpper[c>>4], hexUpper[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+func appendQuoted[S string | []byte](dst []byte, s S) []byte { return jsonstr.Append(dst, s) }
 
 // appendStr appends the string member key: s.
 func appendStr[S string | []byte](dst []byte, key string, s S) []byte {
