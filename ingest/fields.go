@@ -106,4 +106,3 @@ func (f *field) appendMember(dst []byte) []byte {
 	}
 	return append(dst, '}')
 }
-
