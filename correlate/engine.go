@@ -142,7 +142,7 @@ func (e *Engine) install(rs *pipeline.Ruleset, old map[*Rule]ruleWindow) {
 		cs := set.consumers[d.Rule]
 		e.byDet[i] = cs
 		if len(cs) > 0 {
-			e.byName[metaKey(&d.Meta)] = cs
+			e.byName[d.Meta.Key()] = cs
 		}
 	}
 	e.byCorr = map[*Rule][]consumer{}

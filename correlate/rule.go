@@ -151,7 +151,7 @@ type Ref struct {
 // Key is how alerts and metrics name the referred rule.
 func (r *Ref) Key() string {
 	if r.Detection != nil {
-		return metaKey(&r.Detection.Meta)
+		return r.Detection.Meta.Key()
 	}
 	return r.Correlation.Key
 }
@@ -184,16 +184,6 @@ type Rule struct {
 	valueEntity string         // value_count: the entity kind of the field counted, if any
 }
 
-// metaKey names a rule: its id, else its name, else its title.
-func metaKey(m *rules.Meta) string {
-	switch {
-	case m.ID != "":
-		return m.ID
-	case m.Name != "":
-		return m.Name
-	}
-	return m.Title
-}
 
 // Set is the compiled correlation rules of a rule set, with what detection needs to know about
 // them: which event fields to keep on alerts and which rules' own alerts to withhold.
@@ -542,7 +532,7 @@ func resolveNode(n *yaml.Node) *yaml.Node {
 // parse reads one correlation document. It always returns the rule (so that references to an
 // invalid one say so), with an error when it is invalid.
 func parse(c *rules.Correlation) (*Rule, error) {
-	r := &Rule{Correlation: c, Key: metaKey(&c.Meta), line: c.Line}
+	r := &Rule{Correlation: c, Key: c.Meta.Key(), line: c.Line}
 	errf := func(line int, format string, args ...any) error {
 		return rules.Errorf(c.Path, line, format, args...)
 	}

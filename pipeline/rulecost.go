@@ -42,7 +42,7 @@ func (c *ruleCosts) add(rs *Ruleset, costs []detect.RuleCost) {
 		if rc.Evals == 0 {
 			continue
 		}
-		id := ruleKey(rs.Detect.Rules[i])
+		id := rs.Detect.Rules[i].Key()
 		if !c.series[id] {
 			if len(c.series) >= c.max {
 				id = "_other"

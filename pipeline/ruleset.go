@@ -154,7 +154,7 @@ func (rs *Ruleset) detectionAlert(ri int, ev *event.Event, raw []byte, t time.Ti
 		tags = []string{}
 	}
 	a := &alert.Alert{
-		ID:         alert.ID([]byte(alert.KindDetection), []byte(ruleKey(r)), raw),
+		ID:         alert.ID([]byte(alert.KindDetection), []byte(r.Key()), raw),
 		Time:       t,
 		Kind:       alert.KindDetection,
 		Rule:       alert.Rule{ID: r.ID, Title: r.Title, Level: r.Level, Tags: tags, Name: r.Name},
@@ -191,13 +191,3 @@ func (rs *Ruleset) detectionAlert(ri int, ev *event.Event, raw []byte, t time.Ti
 	return a
 }
 
-// ruleKey identifies a rule in alert ids: its id, else its name, else its title.
-func ruleKey(r *detect.Rule) string {
-	switch {
-	case r.ID != "":
-		return r.ID
-	case r.Name != "":
-		return r.Name
-	}
-	return r.Title
-}

@@ -38,6 +38,17 @@ type Meta struct {
 	Line       int // line of the document's first key
 }
 
+// Key identifies a rule in alert ids and metrics: its id, else its name, else its title.
+func (m *Meta) Key() string {
+	switch {
+	case m.ID != "":
+		return m.ID
+	case m.Name != "":
+		return m.Name
+	}
+	return m.Title
+}
+
 // Ref is how correlations and filters name a rule: its id, else its name.
 func (m *Meta) Ref() string {
 	if m.ID != "" {
