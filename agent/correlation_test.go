@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 )
 
 // logonEvent is a Security 4625 (failed) or 4624 (success, RDP) logon from an external address.
@@ -43,14 +44,14 @@ func TestCorrelationStraddlesRestart(t *testing.T) {
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	runUntilCommitted := func(values [][]byte) {
 		t.Helper()
-		produce(t, b.Addr, "events", values)
+		kafkatest.Produce(t, b.Addr, "events", values)
 		a := &Agent{Config: cfg, Log: quietLog()}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- a.Run(ctx) }()
-		ends := endOffsets(t, b.Addr, "events")
+		ends := kafkatest.EndOffsets(t, b.Addr, "events", 3)
 		deadline := time.Now().Add(30 * time.Second)
-		for !equalOffsets(committed(t, b.Addr, "restart", "events"), ends) {
+		for !kafkatest.AllCommitted(committed(t, b.Addr, "restart", "events"), ends) {
 			if time.Now().After(deadline) {
 				t.Fatalf("offsets not committed")
 			}

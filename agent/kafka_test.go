@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/vigil-detect/vigil/bench/gen"
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 )
 
 // testBroker starts kfake on 127.0.0.1 with the agent's topics.
@@ -24,21 +24,6 @@ func testBroker(t *testing.T, topics ...string) *broker.Broker {
 	}
 	t.Cleanup(b.Close)
 	return b
-}
-
-func produce(t *testing.T, addr, topic string, values [][]byte) {
-	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
-	defer w.Close()
-	msgs := make([]kafka.Message, len(values))
-	for i, v := range values {
-		msgs[i] = kafka.Message{Value: v}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // readAll reads a topic's three partitions from the start until want records arrived or the
@@ -72,48 +57,6 @@ func readAll(t *testing.T, addr, topic string, want int, within time.Duration) [
 	return out
 }
 
-// committed returns the group's committed offset per partition of topic.
-func committed(t *testing.T, addr, group, topic string) map[int]int64 {
-	t.Helper()
-	c := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 5 * time.Second}
-	resp, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0, 1, 2}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
-}
-
-func endOffsets(t *testing.T, addr, topic string) map[int]int64 {
-	t.Helper()
-	out := map[int]int64{}
-	for p := 0; p < 3; p++ {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, last, err := conn.ReadOffsets()
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[p] = last
-	}
-	return out
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestAgentKafkaEndToEnd produces the generated attack story with kafka-go into kfake, runs the
 // agent, reads the alerts topic back, and checks the alerts, the dead-lettered records and that
 // every consumed offset was committed.
@@ -128,7 +71,7 @@ func TestAgentKafkaEndToEnd(t *testing.T) {
 		values = append(values, g.Next(nil))
 	}
 	values = append(values, []byte(`not json at all`), []byte(`["an","array"]`))
-	produce(t, b.Addr, "events", values)
+	kafkatest.Produce(t, b.Addr, "events", values)
 
 	cfg := config.Default()
 	cfg.Rules = []string{BuiltinStarter}
@@ -147,11 +90,11 @@ func TestAgentKafkaEndToEnd(t *testing.T) {
 		expected[al["id"].(string)] = true
 	}
 	// Wait until everything is committed, then stop the agent gracefully.
-	ends := endOffsets(t, b.Addr, "events")
+	ends := kafkatest.EndOffsets(t, b.Addr, "events", 3)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c := committed(t, b.Addr, "it", "events")
-		if equalOffsets(c, ends) {
+		if kafkatest.AllCommitted(c, ends) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -205,19 +148,20 @@ func TestAgentKafkaEndToEnd(t *testing.T) {
 	}
 }
 
+// committed returns the group's committed offsets of the three partitions of topic.
+func committed(t *testing.T, addr, group, topic string) map[int]int64 {
+	t.Helper()
+	c, err := kafkatest.Committed(addr, group, topic, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func joinLines(values [][]byte) []byte {
 	var out []byte
 	for _, v := range values {
 		out = append(append(out, v...), '\n')
 	}
 	return out
-}
-
-func equalOffsets(a, b map[int]int64) bool {
-	for p, v := range b {
-		if a[p] != v {
-			return false
-		}
-	}
-	return true
 }

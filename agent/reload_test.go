@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 )
 
 func ruleText(id, needle string) string {
@@ -131,7 +130,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			for j := range vals {
 				vals[j] = []byte(fmt.Sprintf(`{"CommandLine":"needle %d-%d"}`, i, j))
 			}
-			produce(t, addr, "events", vals)
+			kafkatest.Produce(t, addr, "events", vals)
 		}
 	}()
 	swaps := 0
@@ -155,10 +154,10 @@ func TestReloadUnderLoad(t *testing.T) {
 		break
 	}
 	waitFor(t, "every event committed", 30*time.Second, func() bool {
-		return equalOffsets(committed(t, addr, "reload", "events"), endOffsets(t, addr, "events"))
+		return kafkatest.AllCommitted(committed(t, addr, "reload", "events"), kafkatest.EndOffsets(t, addr, "events", 3))
 	})
 	stop()
-	got := readToEnd(t, addr, "vigil-alerts")
+	got := kafkatest.ReadToEnd(t, addr, "vigil-alerts", 3)
 	perEvent := map[string]int{}
 	byRule := map[string]int{}
 	for _, m := range got {
@@ -219,31 +218,3 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // testLog logs through t (shown when a test fails or with -v).
 func testLog(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
-
-// readToEnd reads every record of a three-partition topic up to its current end.
-func readToEnd(t *testing.T, addr, topic string) []kafka.Message {
-	t.Helper()
-	ends := endOffsets(t, addr, topic)
-	var out []kafka.Message
-	for p := 0; p < 3; p++ {
-		if ends[p] == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= ends[p] {
-				break
-			}
-		}
-		cancel()
-		r.Close()
-	}
-	return out
-}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-detect/vigil/broker"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 )
 
 // TestCrashRestart kills `vigil run` with SIGKILL at random moments while events are produced,
@@ -60,7 +61,7 @@ func TestCrashRestart(t *testing.T) {
 	go func() {
 		defer close(produced)
 		for _, c := range data {
-			produce(t, b.Addr, c)
+			kafkatest.Produce(t, b.Addr, eventsTopic, c)
 			time.Sleep(gap)
 		}
 	}()
@@ -86,7 +87,7 @@ func TestCrashRestart(t *testing.T) {
 		<-c.done
 		outputs = append(outputs, c.output())
 		t.Logf("kill %d (%s) at %v: %d records committed, %d in the topic", k+1, mode, time.Since(start).Round(time.Millisecond),
-			committedTotal(b.Addr, group), sum(endOffsets(t, b.Addr, eventsTopic)))
+			committedTotal(b.Addr, group), sum(kafkatest.EndOffsets(t, b.Addr, eventsTopic, partitions)))
 	}
 	<-produced
 	c := startChild(t, bin, "run", "--config", cfg)
@@ -96,9 +97,9 @@ func TestCrashRestart(t *testing.T) {
 		t.Fatalf("vigil exited with %v after SIGINT:\n%s", err, tail(c.output(), 4000))
 	}
 
-	alerts := readTopic(t, b.Addr, alertsTopic)
+	alerts := kafkatest.ReadToEnd(t, b.Addr, alertsTopic, partitions)
 	records, dups := checkAlerts(t, alerts, expected)
-	dead := checkDeadLetters(t, readTopic(t, b.Addr, deadTopic), bad)
+	dead := checkDeadLetters(t, kafkatest.ReadToEnd(t, b.Addr, deadTopic, partitions), bad)
 	t.Logf("%d events (%d malformed), %d kills in %v; %d expected alerts, %d alert records (%d duplicates), %d dead-letter records",
 		len(all), len(bad), kills, time.Since(start).Round(time.Millisecond), len(expected), records, dups, dead)
 	if t.Failed() {
@@ -118,7 +119,7 @@ func sum(m map[int]int64) int64 {
 
 // committedTotal is the number of records the group has committed over all partitions.
 func committedTotal(addr, group string) int64 {
-	done, _ := committed(addr, group, eventsTopic)
+	done, _ := kafkatest.Committed(addr, group, eventsTopic, partitions)
 	var n int64
 	for _, v := range done {
 		n += max(v, 0)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"github.com/vigil-detect/vigil/agent"
 	"github.com/vigil-detect/vigil/bench/gen"
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 	"github.com/vigil-detect/vigil/rules"
 )
 
@@ -290,122 +290,21 @@ func tail(s string, n int) string {
 	return s
 }
 
-func produce(t *testing.T, addr string, values [][]byte) {
-	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: eventsTopic, Balancer: &kafka.RoundRobin{},
-		BatchTimeout: 2 * time.Millisecond, BatchSize: 500, RequiredAcks: kafka.RequireAll, BatchBytes: 4 << 20}
-	defer w.Close()
-	msgs := make([]kafka.Message, len(values))
-	for i, v := range values {
-		msgs[i] = kafka.Message{Value: v}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Errorf("produce: %v", err)
-	}
-}
-
-// endOffsets returns the high-water mark of every partition of topic.
-func endOffsets(t *testing.T, addr, topic string) map[int]int64 {
-	t.Helper()
-	out := map[int]int64{}
-	for p := 0; p < partitions; p++ {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[p] = last
-	}
-	return out
-}
-
-// committed returns the group's committed offset per partition of topic (-1 when none).
-func committed(addr, group, topic string) (map[int]int64, error) {
-	c := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 5 * time.Second}
-	parts := make([]int, partitions)
-	for i := range parts {
-		parts[i] = i
-	}
-	resp, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err != nil {
-		return nil, err
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out, nil
-}
-
 // waitCommitted waits until the group committed every record of topic.
 func waitCommitted(t *testing.T, addr, group, topic string, within time.Duration, logs func() string) {
 	t.Helper()
-	ends := endOffsets(t, addr, topic)
+	ends := kafkatest.EndOffsets(t, addr, topic, partitions)
 	deadline := time.Now().Add(within)
 	var got map[int]int64
 	for time.Now().Before(deadline) {
 		var err error
-		got, err = committed(addr, group, topic)
-		if err == nil && sameOffsets(got, ends) {
+		got, err = kafkatest.Committed(addr, group, topic, partitions)
+		if err == nil && kafkatest.AllCommitted(got, ends) {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("committed offsets %v, want %v after %v; agent output:\n%s", got, ends, within, tail(logs(), 6000))
-}
-
-// sameOffsets compares committed offsets with end offsets; an empty partition (end 0) has
-// nothing to commit, so "never committed" (-1) matches it.
-func sameOffsets(a, b map[int]int64) bool {
-	for p, v := range b {
-		if a[p] != v && !(v == 0 && a[p] < 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// readTopic reads every record of topic up to its current end.
-func readTopic(t *testing.T, addr, topic string) []kafka.Message {
-	t.Helper()
-	ends := endOffsets(t, addr, topic)
-	var out []kafka.Message
-	for p := 0; p < partitions; p++ {
-		if ends[p] == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= ends[p] {
-				break
-			}
-		}
-		cancel()
-		r.Close()
-	}
-	return out
-}
-
-func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // checkAlerts compares the alerts topic with the expected ids: every expected id present, none
@@ -460,18 +359,18 @@ func checkDeadLetters(t *testing.T, msgs []kafka.Message, bad []badRecord) int {
 	for _, m := range msgs {
 		reason, ok := want[string(m.Value)]
 		if !ok {
-			t.Errorf("unexpected dead-letter record (reason %s): %.200q", header(m, "vigil-error-reason"), m.Value)
+			t.Errorf("unexpected dead-letter record (reason %s): %.200q", kafkatest.Header(m, "vigil-error-reason"), m.Value)
 			continue
 		}
-		if r := header(m, "vigil-error-reason"); r != reason {
+		if r := kafkatest.Header(m, "vigil-error-reason"); r != reason {
 			t.Errorf("dead-letter reason %q, want %q for %.100q", r, reason, m.Value)
 		}
-		if header(m, "vigil-source-topic") != eventsTopic || header(m, "vigil-source-offset") == "" {
+		if kafkatest.Header(m, "vigil-source-topic") != eventsTopic || kafkatest.Header(m, "vigil-source-offset") == "" {
 			t.Errorf("dead-letter record lacks its source headers: %v", m.Headers)
 		}
 		evaluated := reason == "bad_timestamp" || reason == "unexpected_type"
-		if (header(m, "vigil-evaluated") == "true") != evaluated {
-			t.Errorf("dead-letter record %s: vigil-evaluated header %q", reason, header(m, "vigil-evaluated"))
+		if (kafkatest.Header(m, "vigil-evaluated") == "true") != evaluated {
+			t.Errorf("dead-letter record %s: vigil-evaluated header %q", reason, kafkatest.Header(m, "vigil-evaluated"))
 		}
 		got[string(m.Value)] = true
 	}
@@ -481,16 +380,6 @@ func checkDeadLetters(t *testing.T, msgs []kafka.Message, bad []badRecord) int {
 		}
 	}
 	return len(msgs)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func envInt(name string, def int64) int64 {

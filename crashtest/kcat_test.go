@@ -3,6 +3,7 @@ package crashtest
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +25,7 @@ func TestKcatInterop(t *testing.T) {
 		t.Skip("kcat is not installed (Debian package kcat; .ci/run installs it): skipping the interoperability test")
 	}
 	bin := vigilBinary(t)
-	addr := freeAddr(t)
+	addr := kafkatest.FreeAddr(t)
 	br := startChild(t, bin, "broker", "--addr", addr, "--topics", strings.Join([]string{eventsTopic, alertsTopic, deadTopic}, ","),
 		"--partitions", strconv.Itoa(partitions))
 	br.waitOutput(t, "broker listening", 30*time.Second)

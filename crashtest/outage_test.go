@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-detect/vigil/agent"
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 )
 
 // readyz returns the status code and body of the agent's /readyz.
@@ -50,7 +51,7 @@ func TestBrokerOutage(t *testing.T) {
 		t.Skip("skipped with -short")
 	}
 	dataDir := t.TempDir()
-	opts := broker.Options{Addr: freeAddr(t), Topics: []string{eventsTopic, alertsTopic, deadTopic}, Partitions: partitions, DataDir: dataDir}
+	opts := broker.Options{Addr: kafkatest.FreeAddr(t), Topics: []string{eventsTopic, alertsTopic, deadTopic}, Partitions: partitions, DataDir: dataDir}
 	b, err := broker.Start(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestBrokerOutage(t *testing.T) {
 	waitReady(t, metricsAddr, http.StatusOK, 10*time.Second)
 	// The broker goes away as soon as the records are in: the agent is fetching, writing
 	// alerts and committing when it does, so its writes and commits fail and are retried.
-	produce(t, b.Addr, before)
+	kafkatest.Produce(t, b.Addr, eventsTopic, before)
 	time.Sleep(time.Duration(envInt("VIGIL_OUTAGE_DELAY_MS", 100)) * time.Millisecond)
 	b.Close()
 	body := waitReady(t, metricsAddr, http.StatusServiceUnavailable, 60*time.Second)
@@ -99,7 +100,7 @@ func TestBrokerOutage(t *testing.T) {
 	if b, err = broker.Start(opts); err != nil {
 		t.Fatalf("restart broker: %v", err)
 	}
-	produce(t, b.Addr, after)
+	kafkatest.Produce(t, b.Addr, eventsTopic, after)
 	waitCommitted(t, b.Addr, "outage", eventsTopic, 90*time.Second, logs.String)
 	waitReady(t, metricsAddr, http.StatusOK, 30*time.Second)
 	cancel()
@@ -127,8 +128,8 @@ func TestBrokerOutage(t *testing.T) {
 		}
 	}
 
-	records, dups := checkAlerts(t, readTopic(t, b.Addr, alertsTopic), expected)
-	dead := checkDeadLetters(t, readTopic(t, b.Addr, deadTopic), append(badBefore, badAfter...))
+	records, dups := checkAlerts(t, kafkatest.ReadToEnd(t, b.Addr, alertsTopic, partitions), expected)
+	dead := checkDeadLetters(t, kafkatest.ReadToEnd(t, b.Addr, deadTopic, partitions), append(badBefore, badAfter...))
 	t.Logf("%d expected alerts, %d alert records (%d duplicates), %d dead-letter records", len(expected), records, dups, dead)
 	if t.Failed() {
 		t.Logf("agent log:\n%s", tail(logs.String(), 6000))
