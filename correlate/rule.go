@@ -184,7 +184,6 @@ type Rule struct {
 	valueEntity string         // value_count: the entity kind of the field counted, if any
 }
 
-
 // Set is the compiled correlation rules of a rule set, with what detection needs to know about
 // them: which event fields to keep on alerts and which rules' own alerts to withhold.
 type Set struct {

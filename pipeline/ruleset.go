@@ -190,4 +190,3 @@ func (rs *Ruleset) detectionAlert(ri int, ev *event.Event, raw []byte, t time.Ti
 	}
 	return a
 }
-
