@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/internal/kafkatest"
+	"github.com/vigil-detect/vigil/stream"
 )
 
 // testBroker starts kfake on 127.0.0.1 with the agent's topics.
@@ -26,35 +26,11 @@ func testBroker(t *testing.T, topics ...string) *broker.Broker {
 	return b
 }
 
-// readAll reads a topic's three partitions from the start until want records arrived or the
+// readAll reads the three partitions of topic from the start until want records arrived or the
 // deadline passed.
 func readAll(t *testing.T, addr, topic string, want int, within time.Duration) []kafka.Message {
 	t.Helper()
-	var readers []*kafka.Reader
-	for p := 0; p < 3; p++ {
-		readers = append(readers, kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p,
-			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond}))
-	}
-	defer func() {
-		for _, r := range readers {
-			r.Close()
-		}
-	}()
-	var out []kafka.Message
-	deadline := time.Now().Add(within)
-	for len(out) < want && time.Now().Before(deadline) {
-		for _, r := range readers {
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err == nil {
-				out = append(out, m)
-			} else if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatal(err)
-			}
-		}
-	}
-	return out
+	return readWith(t, stream.KafkaConfig{Brokers: []string{addr}}, topic, 3, want, within)
 }
 
 // TestAgentKafkaEndToEnd produces the generated attack story with kafka-go into kfake, runs the
