@@ -110,8 +110,15 @@ func literalSoup(e *Engine, base [][]byte, n int) [][]byte {
 			continue
 		}
 		name := e.Schema.Name(fi.field)
-		for id := 0; id < fi.lits.Literals(); id++ {
-			byField[name] = append(byField[name], fi.lits.Literal(id))
+		if fi.lits != nil {
+			for id := 0; id < fi.lits.Literals(); id++ {
+				byField[name] = append(byField[name], fi.lits.Literal(id))
+			}
+		}
+		for _, ba := range fi.bytes {
+			if ba.b < 0x80 { // a lone byte of a UTF-8 sequence would not survive JSON encoding
+				byField[name] = append(byField[name], string(ba.b)+string(ba.b))
+			}
 		}
 	}
 	fields := make([]string, 0, len(byField))

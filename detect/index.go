@@ -21,7 +21,7 @@ const maxIndexLiteral = 256
 
 type atom struct {
 	field int    // an event field, or allValues
-	lit   string // "": the field is present
+	lit   string // "": the field is present; one byte: the byte occurs in the field
 }
 
 // allValues stands for every value of the event (keyword searches).
@@ -90,37 +90,75 @@ func clauseCost(c clause) float64 {
 	return cost
 }
 
+// literalChance estimates how often an atom holds by chance in an event of its route. Presence
+// is taken as certain, so that any literal, however common, is preferred to it.
 func literalChance(lit string) float64 {
-	if isCommonFragment(lit) {
+	switch {
+	case lit == "":
 		return 1
+	case len(lit) == 1:
+		return byteChance(lit[0])
+	case containedIn(ubiquitousText, lit):
+		return 0.9
+	case containedIn(frequentText, lit):
+		return 0.25
 	}
 	return 1 / float64(len(lit)*len(lit))
+}
+
+// byteChance: letters, digits and the punctuation of paths and command lines are everywhere;
+// other ASCII punctuation (^ ` # > | ;) is rarer, and non-ASCII bytes rarer still in Windows logs.
+func byteChance(b byte) float64 {
+	switch {
+	case b >= 0x80:
+		return 0.05
+	case b >= 'a' && b <= 'z', b >= '0' && b <= '9', strings.IndexByte(` \/.:-_"',()=`, b) >= 0:
+		return 0.9
+	}
+	return 0.2
 }
 
 // commonClauseCost marks a clause as met by most events: one common fragment, or many short
 // literals.
 const commonClauseCost = 0.5
 
-// commonText holds text that appears in most Windows process, file and logon events. A literal
-// found inside it says little about an event. (Folded, as index literals are.)
-var commonText = []string{
-	`"c:\windows\system32\cmd.exe" /c `, `c:\windows\system32\windowspowershell\v1.0\powershell.exe`,
-	`c:\windows\syswow64\`, `c:\program files (x86)\`, `c:\program files\`, `c:\programdata\`,
-	`c:\users\public\`, `\appdata\local\temp\`, `\appdata\roaming\microsoft\windows\`,
-	`c:\windows\explorer.exe`, `c:\windows\system32\svchost.exe -k netsvcs -p -s `,
-	`\device\harddiskvolume`, `microsoft corporation`, `microsoft® windows® operating system`,
-	`nt authority\system`, `nt authority\local service`, `nt authority\network service`,
-	`conhost.exe 0xffffffff -forcev1`, `rundll32.exe`, `.exe" `, `.dll,`, `https://www.`, `http://`,
-	`high`, `medium`, `system`, `user`, `\windows\system32\`,
-}
+// ubiquitousText holds text that appears in most Windows process, file and logon events, and
+// frequentText text that appears in many: a literal found inside either says little about an
+// event. (Folded, as index literals are.)
+var (
+	ubiquitousText = []string{
+		`c:\windows\syswow64\`, `c:\program files (x86)\`, `c:\program files\`, `c:\programdata\`,
+		`c:\users\public\`, `\appdata\local\temp\`, `\appdata\roaming\microsoft\windows\`,
+		`\device\harddiskvolume`, `microsoft corporation`, `microsoft® windows® operating system`,
+		`nt authority\system`, `nt authority\local service`, `nt authority\network service`,
+		`.exe" `, `.dll,`, `https://www.`, `http://`, `high`, `medium`, `system`, `user`,
+		`\windows\system32\`,
+	}
+	frequentText = []string{
+		`"c:\windows\system32\cmd.exe" /c `, `c:\windows\system32\windowspowershell\v1.0\powershell.exe`,
+		`c:\windows\explorer.exe`, `c:\windows\system32\svchost.exe -k netsvcs -p -s `,
+		`conhost.exe 0xffffffff -forcev1`, `rundll32.exe`,
+	}
+)
 
-func isCommonFragment(lit string) bool {
-	for _, t := range commonText {
+func containedIn(texts []string, lit string) bool {
+	for _, t := range texts {
 		if strings.Contains(t, lit) {
 			return true
 		}
 	}
 	return false
+}
+
+// rarestByte returns the byte of lit least likely to occur by chance, as a one-byte literal.
+func rarestByte(lit string) string {
+	best := 0
+	for i := 1; i < len(lit); i++ {
+		if byteChance(lit[i]) < byteChance(lit[best]) {
+			best = i
+		}
+	}
+	return lit[best : best+1]
 }
 
 func (f *fieldMatcher) clauses() []clause {
@@ -155,6 +193,9 @@ func (f *fieldMatcher) literalClauses() []clause {
 				// automaton small for rules with huge values.
 				if len(l) > maxIndexLiteral {
 					l = l[:maxIndexLiteral]
+				}
+				if len(l) < minIndexLiteral {
+					l = rarestByte(l) // too short to search for: one of its bytes must occur
 				}
 				c = append(c, atom{field: fi, lit: l})
 			}
@@ -194,12 +235,19 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 		if m.cased {
 			lit = foldString(lit)
 		}
-		if len(lit) < minIndexLiteral {
+		if lit == "" {
 			return nil, false
 		}
 		return []string{lit}, true
 	case *regexMatcher:
-		return m.index, len(m.index) > 0
+		if len(m.index) > 0 {
+			return m.index, true
+		}
+		lits := make([]string, len(m.required))
+		for i, l := range m.required {
+			lits[i] = string(l)
+		}
+		return lits, len(lits) > 0
 	case *stringSet:
 		var out []string
 		for _, x := range m.all {
@@ -246,10 +294,18 @@ type presenceAtom struct {
 }
 
 type fieldIndex struct {
-	field       int // event field, or allValues
-	lits        *multilit.Matcher
-	clauseStart []int32 // clauses of literal l: clauses[clauseStart[l]:clauseStart[l+1]]
+	field       int               // event field, or allValues
+	lits        *multilit.Matcher // nil: no literal of three bytes or more
+	clauseStart []int32           // clauses of literal l: clauses[clauseStart[l]:clauseStart[l+1]]
 	clauses     []int32
+	bytes       []byteAtom
+}
+
+// byteAtom: clauses that a byte occurring in the field satisfies (the trace of a literal too
+// short to search for, such as "^^" or a Cyrillic letter).
+type byteAtom struct {
+	b       byte
+	clauses []int32
 }
 
 // buildIndex indexes the variants of routes (each route's id is its position). Variants without
@@ -260,6 +316,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 		ids     map[string]int
 		lits    []string
 		clauses [][]int32
+		bytes   map[byte][]int32 // one-byte atoms
 	}
 	byField := map[int]*fieldLits{}
 	presence := map[int]int32{} // field → position in ix.presence
@@ -301,8 +358,12 @@ func buildIndex(routes []*route, disabled bool) *index {
 					routeFields[a.field] = true
 					fl := byField[a.field]
 					if fl == nil {
-						fl = &fieldLits{ids: map[string]int{}}
+						fl = &fieldLits{ids: map[string]int{}, bytes: map[byte][]int32{}}
 						byField[a.field] = fl
+					}
+					if len(a.lit) == 1 {
+						fl.bytes[a.lit[0]] = append(fl.bytes[a.lit[0]], ci)
+						continue
 					}
 					id, ok := fl.ids[a.lit]
 					if !ok {
@@ -333,7 +394,14 @@ func buildIndex(routes []*route, disabled bool) *index {
 			fi.clauses = append(fi.clauses, fl.clauses[id]...)
 		}
 		fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
-		fi.lits = b.Build()
+		if b.Len() > 0 {
+			fi.lits = b.Build()
+		}
+		for c := range 256 {
+			if cs := fl.bytes[byte(c)]; cs != nil {
+				fi.bytes = append(fi.bytes, byteAtom{b: byte(c), clauses: cs})
+			}
+		}
 		pos[f] = int32(len(ix.fields))
 		ix.fields = append(ix.fields, fi)
 	}
@@ -407,9 +475,26 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			} else {
 				vals = ev.Values(fi.field)
 			}
+			var present [4]uint64 // bytes occurring in the field, when it has byte atoms
 			for j := range vals {
-				if v := &vals[j]; textual(v) {
+				v := &vals[j]
+				if !textual(v) {
+					continue
+				}
+				if fi.lits != nil {
 					fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
+				}
+				if fi.bytes != nil {
+					for _, c := range v.Lower {
+						present[c>>6] |= 1 << (c & 63)
+					}
+				}
+			}
+			for _, ba := range fi.bytes {
+				if present[ba.b>>6]&(1<<(ba.b&63)) != 0 {
+					for _, c := range ba.clauses {
+						mark(c)
+					}
 				}
 			}
 		}
