@@ -276,6 +276,8 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 // at most once per event, however many of the event's routes index it.
 type index struct {
 	fields     []fieldIndex
+	fieldPos   []int32 // event field → its position in fields, or -1
+	allPos     int32   // position of the allValues index, or -1
 	presence   []presenceAtom
 	varRef     []varRef // global variant → its route and position there
 	clauseVar  []int32  // clause → global variant
@@ -378,11 +380,35 @@ func buildIndex(routes []*route, disabled bool) *index {
 		}
 		r.fieldSet = routeFields
 	}
+	// With keyword searches every value is scanned anyway: the keyword atoms are merged into
+	// each field's index, so that scanning every value once, each with the index of its own
+	// field, finds all atoms (see candidates).
+	if kw := byField[allValues]; kw != nil {
+		for f, fl := range byField {
+			if f == allValues {
+				continue
+			}
+			for id, lit := range kw.lits {
+				fid, ok := fl.ids[lit]
+				if !ok {
+					fid = len(fl.lits)
+					fl.ids[lit] = fid
+					fl.lits = append(fl.lits, lit)
+					fl.clauses = append(fl.clauses, nil)
+				}
+				fl.clauses[fid] = append(fl.clauses[fid], kw.clauses[id]...)
+			}
+			for b, cs := range kw.bytes {
+				fl.bytes[b] = append(fl.bytes[b], cs...)
+			}
+		}
+	}
 	fields := make([]int, 0, len(byField))
 	for f := range byField {
 		fields = append(fields, f)
 	}
 	sort.Ints(fields)
+	ix.allPos = -1
 	pos := map[int]int32{}
 	for _, f := range fields {
 		fl := byField[f]
@@ -403,6 +429,14 @@ func buildIndex(routes []*route, disabled bool) *index {
 			}
 		}
 		pos[f] = int32(len(ix.fields))
+		if f == allValues {
+			ix.allPos = pos[f]
+		} else {
+			for len(ix.fieldPos) <= f {
+				ix.fieldPos = append(ix.fieldPos, -1)
+			}
+			ix.fieldPos[f] = pos[f]
+		}
 		ix.fields = append(ix.fields, fi)
 	}
 	for _, r := range routes {
@@ -412,6 +446,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 		}
 		slices.Sort(r.fields)
 		r.fieldSet = nil
+		r.keywords = ix.allPos >= 0 && slices.Contains(r.fields, ix.allPos)
 	}
 	return ix
 }
@@ -462,40 +497,60 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			mark(c)
 		}
 	}
+	scan := func(fi *fieldIndex, v *event.Value, present *[4]uint64) {
+		if fi.lits != nil {
+			fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
+		}
+		if fi.bytes != nil {
+			for _, c := range v.Lower {
+				present[c>>6] |= 1 << (c & 63)
+			}
+		}
+	}
+	markBytes := func(fi *fieldIndex, present *[4]uint64) {
+		for _, ba := range fi.bytes {
+			if present[ba.b>>6]&(1<<(ba.b&63)) != 0 {
+				for _, c := range ba.clauses {
+					mark(c)
+				}
+			}
+		}
+	}
+	keywords := false
 	for _, r := range active {
-		for _, f := range r.fields {
-			if s.fieldOn.has(f) {
+		keywords = keywords || r.keywords
+	}
+	if keywords {
+		// Every value once, with the index of its field (which holds the keyword atoms too).
+		for j, vals := 0, ev.All(); j < len(vals); j++ {
+			v := &vals[j]
+			if !textual(v) {
 				continue
 			}
-			s.fieldOn.set(f)
-			fi := &ix.fields[f]
-			var vals []event.Value
-			if fi.field == allValues {
-				vals = ev.All()
-			} else {
-				vals = ev.Values(fi.field)
+			fi := &ix.fields[ix.allPos]
+			if int(v.Field) >= 0 && int(v.Field) < len(ix.fieldPos) && ix.fieldPos[v.Field] >= 0 {
+				fi = &ix.fields[ix.fieldPos[v.Field]]
 			}
-			var present [4]uint64 // bytes occurring in the field, when it has byte atoms
-			for j := range vals {
-				v := &vals[j]
-				if !textual(v) {
+			var present [4]uint64
+			scan(fi, v, &present)
+			markBytes(fi, &present)
+		}
+	} else {
+		for _, r := range active {
+			for _, f := range r.fields {
+				if s.fieldOn.has(f) {
 					continue
 				}
-				if fi.lits != nil {
-					fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
-				}
-				if fi.bytes != nil {
-					for _, c := range v.Lower {
-						present[c>>6] |= 1 << (c & 63)
+				s.fieldOn.set(f)
+				fi := &ix.fields[f]
+				var present [4]uint64 // bytes occurring in the field, when it has byte atoms
+				vals := ev.Values(fi.field)
+				for j := range vals {
+					if v := &vals[j]; textual(v) {
+						scan(fi, v, &present)
 					}
 				}
-			}
-			for _, ba := range fi.bytes {
-				if present[ba.b>>6]&(1<<(ba.b&63)) != 0 {
-					for _, c := range ba.clauses {
-						mark(c)
-					}
-				}
+				markBytes(fi, &present)
 			}
 		}
 	}

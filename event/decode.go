@@ -27,6 +27,7 @@ type Value struct {
 	Raw   []byte
 	Lower []byte
 	Kind  Kind
+	Field int32 // the schema field it was decoded for; -1 for a value of an unreferenced key (see All)
 }
 
 // Limits bound what Decode accepts; zero fields mean the defaults.
@@ -336,6 +337,7 @@ func (d *decoder) value(n *node, depth int) error {
 	if n.field >= 0 {
 		d.record(n.field, v)
 	} else if d.collect {
+		v.Field = -1
 		d.ev.all = append(d.ev.all, v)
 	}
 	return nil
@@ -356,6 +358,7 @@ func (d *decoder) record(f int, v Value) {
 		ev.vals = append(ev.vals, ev.vals[s.lo:s.hi]...)
 		s.lo, s.hi = lo, int32(len(ev.vals))
 	}
+	v.Field = int32(f)
 	ev.vals = append(ev.vals, v)
 	s.hi = int32(len(ev.vals))
 	ev.spans[f] = s
