@@ -2,7 +2,9 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -417,7 +419,20 @@ func (d *decoder) literal(word string, k Kind) (Value, error) {
 func (d *decoder) str() (s []byte, escaped bool, err error) {
 	raw := d.raw
 	start := d.pos + 1
-	for p := start; p < len(raw); p++ {
+	for p := start; ; p++ {
+		// Skip ordinary bytes 8 at a time; the word may run past the string's end (never past
+		// raw's), which is harmless since it stops at the first quote or backslash.
+		for p+8 <= len(raw) {
+			x := binary.LittleEndian.Uint64(raw[p:])
+			if m := zeroMask(x^(ones*'"')) | zeroMask(x^(ones*'\\')); m != 0 {
+				p += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			p += 8
+		}
+		if p >= len(raw) {
+			break
+		}
 		c := raw[p]
 		if c != '"' && c != '\\' {
 			continue
@@ -552,6 +567,12 @@ func (d *decoder) skip(depth int) error {
 // lower returns s case-folded, appending to the event buffer only when something changes.
 func (d *decoder) lower(s []byte) []byte {
 	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		if m := upperMask(x) | x&highs; m != 0 {
+			return d.appendLower(s, i+bits.TrailingZeros64(m)>>3)
+		}
+	}
 	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 || (c >= 'A' && c <= 'Z') {
@@ -567,11 +588,22 @@ func (d *decoder) lower(s []byte) []byte {
 func (d *decoder) appendLower(s []byte, from int) []byte {
 	buf := d.ev.buf
 	start := len(buf)
-	// ASCII, the common case, is folded in place in one grown slice; the first non-ASCII byte
-	// switches to rune-wise folding for the rest.
+	// ASCII, the common case, is folded in place in one grown slice, 8 bytes at a time; the first
+	// non-ASCII byte switches to rune-wise folding for the rest.
 	buf = append(buf, s...)
 	out := buf[start:]
 	i := from
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64(s[i:])
+		// Folding leaves non-ASCII bytes alone, so the word is written whole; bytes from the first
+		// non-ASCII one on are rewritten rune-wise below.
+		binary.LittleEndian.PutUint64(out[i:], foldASCII(x))
+		if n := x & highs; n != 0 {
+			i += bits.TrailingZeros64(n) >> 3
+			break
+		}
+		i += 8
+	}
 	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 {
@@ -582,6 +614,13 @@ func (d *decoder) appendLower(s []byte, from int) []byte {
 	if i < len(s) {
 		buf = buf[:start+i]
 		for i < len(s) {
+			if i+8 <= len(s) {
+				if x := binary.LittleEndian.Uint64(s[i:]); x&highs == 0 {
+					buf = binary.LittleEndian.AppendUint64(buf, foldASCII(x))
+					i += 8
+					continue
+				}
+			}
 			c := s[i]
 			if c < 0x80 {
 				buf = append(buf, lowerASCII[c])
@@ -596,6 +635,27 @@ func (d *decoder) appendLower(s []byte, from int) []byte {
 	d.ev.buf = buf
 	return buf[start:len(buf):len(buf)]
 }
+
+// Word-at-a-time (SWAR) helpers over 8 bytes read little-endian: byte k of the word is s[i+k],
+// so the lowest flagged byte is the first one in the text.
+const (
+	ones  uint64 = 0x0101010101010101
+	highs uint64 = 0x8080808080808080
+)
+
+// zeroMask flags (high bit) the first zero byte of x exactly; flags above it may be false
+// positives from the borrow, which is fine as only the first is used.
+func zeroMask(x uint64) uint64 { return (x - ones) &^ x & highs }
+
+// upperMask flags (high bit) exactly the bytes of x in 'A'..'Z'. It compares the low 7 bits of
+// each byte, where adding cannot carry into the next byte, then drops non-ASCII bytes.
+func upperMask(x uint64) uint64 {
+	a := x &^ highs
+	return (a + ones*(0x80-'A')) &^ (a + ones*(0x80-'Z'-1)) &^ x & highs
+}
+
+// foldASCII lower-cases the ASCII letters of x: 'a'-'A' is 0x20, the flag shifted down by 2.
+func foldASCII(x uint64) uint64 { return x | upperMask(x)>>2 }
 
 var lowerASCII = func() (t [128]byte) {
 	for i := range t {
