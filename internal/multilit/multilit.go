@@ -9,13 +9,19 @@ package multilit
 
 import (
 	"bytes"
-	"sort"
+	"cmp"
+	"slices"
 )
 
 // MinLen is the shortest literal accepted.
 const MinLen = 3
 
-const bitmapBits = 18 // 2^18 bits = 32 KiB per gram length
+// A bitmap has about bitsPerAnchor bits per anchor (a window of ordinary text then rarely hits
+// it), from one word up to 2^maxBitmapBits bits (32 KiB).
+const (
+	bitsPerAnchor = 64
+	maxBitmapBits = 18
+)
 
 // Builder collects literals.
 type Builder struct {
@@ -44,16 +50,17 @@ type Matcher struct {
 type table struct {
 	q       int
 	bitmap  []uint64
+	shift   uint32 // 32 - log2(bits in bitmap)
 	slots   []slot // open addressing on the gram
 	mask    uint32
 	entries []entry
 	data    []byte // literal bytes, in entry order
 }
 
+// slot lists the literals anchored on one gram, entries[start:end]; end == 0 marks a free slot.
 type slot struct {
 	gram       uint32
-	used       bool
-	start, end int32 // entries[start:end]
+	start, end int32
 }
 
 // entry is one literal anchored on a gram, with its bytes stored beside it (in data) so that
@@ -73,8 +80,8 @@ func gram(b []byte, i, q int) uint32 {
 	return g
 }
 
-func bit(g uint32) uint32  { return (g * 0x9E3779B1) >> (32 - bitmapBits) }
-func home(g uint32) uint32 { return g * 0x85EBCA6B }
+func bit(g, shift uint32) uint32 { return (g * 0x9E3779B1) >> shift }
+func home(g uint32) uint32       { return g * 0x85EBCA6B }
 
 // Build compiles the literals.
 func (b *Builder) Build() *Matcher {
@@ -93,24 +100,30 @@ func (b *Builder) Build() *Matcher {
 }
 
 func (b *Builder) table(q int, ids []int) table {
-	t := table{q: q}
+	t := table{q: q, bitmap: make([]uint64, 1), shift: 32 - 6, slots: make([]slot, 1)}
 	if len(ids) == 0 {
-		return t
+		return t // an empty bitmap: Scan tests it without a branch
 	}
 	// How many literals contain each gram: a gram many literals share is likely common in text.
-	shared := map[uint32]int{}
+	var grams []uint32
 	for _, id := range ids {
-		l := b.lits[id]
-		seen := map[uint32]bool{}
-		for i := 0; i+q <= len(l); i++ {
-			g := gram(l, i, q)
-			if !seen[g] {
-				seen[g] = true
-				shared[g]++
-			}
-		}
+		grams = appendGrams(grams, b.lits[id], q)
 	}
-	byGram := map[uint32][]entry{}
+	slices.Sort(grams)
+	shared := make(map[uint32]int32, len(grams)/2)
+	for i := 0; i < len(grams); {
+		j := i + 1
+		for j < len(grams) && grams[j] == grams[i] {
+			j++
+		}
+		shared[grams[i]] = int32(j - i)
+		i = j
+	}
+	type anchored struct {
+		gram uint32
+		e    entry
+	}
+	anchors := make([]anchored, 0, len(ids))
 	for _, id := range ids {
 		l := b.lits[id]
 		best, bestOff := uint32(0), -1
@@ -120,37 +133,58 @@ func (b *Builder) table(q int, ids []int) table {
 				best, bestOff = g, i
 			}
 		}
-		byGram[best] = append(byGram[best], entry{id: int32(id), offset: int32(bestOff), n: uint32(len(l))})
+		anchors = append(anchors, anchored{best, entry{id: int32(id), offset: int32(bestOff), n: uint32(len(l))}})
 	}
-	grams := make([]uint32, 0, len(byGram))
-	for g := range byGram {
-		grams = append(grams, g)
+	slices.SortStableFunc(anchors, func(a, b anchored) int { return cmp.Compare(a.gram, b.gram) })
+	distinct := 0
+	for i := range anchors {
+		if i == 0 || anchors[i].gram != anchors[i-1].gram {
+			distinct++
+		}
 	}
-	sort.Slice(grams, func(i, j int) bool { return grams[i] < grams[j] })
 	size := uint32(1)
-	for size < uint32(2*len(grams)+1) {
+	for size < uint32(2*distinct+1) {
 		size <<= 1
 	}
-	t.bitmap = make([]uint64, 1<<bitmapBits/64)
+	bits := 6
+	for bits < maxBitmapBits && 1<<bits < bitsPerAnchor*distinct {
+		bits++
+	}
+	t.bitmap = make([]uint64, 1<<bits/64)
+	t.shift = uint32(32 - bits)
 	t.slots = make([]slot, size)
 	t.mask = size - 1
-	for _, g := range grams {
-		h := bit(g)
+	t.entries = make([]entry, 0, len(anchors))
+	for i := 0; i < len(anchors); {
+		g := anchors[i].gram
+		h := bit(g, t.shift)
 		t.bitmap[h>>6] |= 1 << (h & 63)
-		s := slot{gram: g, used: true, start: int32(len(t.entries))}
-		for _, e := range byGram[g] {
+		s := slot{gram: g, start: int32(len(t.entries))}
+		for ; i < len(anchors) && anchors[i].gram == g; i++ {
+			e := anchors[i].e
 			e.start = uint32(len(t.data))
 			t.data = append(t.data, b.lits[e.id]...)
 			t.entries = append(t.entries, e)
 		}
 		s.end = int32(len(t.entries))
-		i := home(g) & t.mask
-		for t.slots[i].used {
-			i = (i + 1) & t.mask
+		k := home(g) & t.mask
+		for t.slots[k].end != 0 {
+			k = (k + 1) & t.mask
 		}
-		t.slots[i] = s
+		t.slots[k] = s
 	}
 	return t
+}
+
+// appendGrams appends the distinct q-grams of l to dst.
+func appendGrams(dst []uint32, l []byte, q int) []uint32 {
+	from := len(dst)
+	for i := 0; i+q <= len(l); i++ {
+		dst = append(dst, gram(l, i, q))
+	}
+	mine := dst[from:]
+	slices.Sort(mine)
+	return dst[:from+len(slices.Compact(mine))]
 }
 
 // Literals is the number of literals compiled in.
@@ -162,21 +196,21 @@ func (m *Matcher) Scan(text []byte, hit func(id int)) {
 		return
 	}
 	if m.q4.entries != nil && len(text) >= 4 {
-		bitmap := m.q4.bitmap
+		bitmap, shift := m.q4.bitmap, m.q4.shift
 		g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2])
 		for i := 3; i < len(text); i++ {
 			g = g<<8 | uint32(text[i])
-			if h := bit(g); bitmap[h>>6]&(1<<(h&63)) != 0 {
+			if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
 				m.verify(&m.q4, text, i-3, g, hit)
 			}
 		}
 	}
 	if m.q3.entries != nil {
-		bitmap := m.q3.bitmap
+		bitmap, shift := m.q3.bitmap, m.q3.shift
 		g := uint32(text[0])<<8 | uint32(text[1])
 		for i := 2; i < len(text); i++ {
 			g = (g<<8 | uint32(text[i])) & 0xFFFFFF
-			if h := bit(g); bitmap[h>>6]&(1<<(h&63)) != 0 {
+			if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
 				m.verify(&m.q3, text, i-2, g, hit)
 			}
 		}
@@ -185,7 +219,7 @@ func (m *Matcher) Scan(text []byte, hit func(id int)) {
 
 // verify reports the literals anchored on gram g, which occurs in text at pos.
 func (m *Matcher) verify(t *table, text []byte, pos int, g uint32, hit func(id int)) {
-	for i := home(g) & t.mask; t.slots[i].used; i = (i + 1) & t.mask {
+	for i := home(g) & t.mask; t.slots[i].end != 0; i = (i + 1) & t.mask {
 		s := &t.slots[i]
 		if s.gram != g {
 			continue
