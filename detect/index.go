@@ -11,10 +11,12 @@ import (
 
 // The candidate index: for each rule, clauses of (field, literal) atoms such that any event the
 // rule matches has, for every clause, one of the clause's literals in the named field
-// (case-folded). One Aho-Corasick scan per indexed field finds every atom present; only rules
+// (case-folded). One multi-literal scan per indexed value finds every atom present; only rules
 // whose clauses are all satisfied, plus the rules no clause could be derived for, are evaluated.
 // Requiring every clause (not just one) is what keeps rules such as "Image ends with
 // \powershell.exe and CommandLine contains -enc" from being evaluated on every PowerShell event.
+// Literals too short to search for (1-2 bytes: "^^", "#0", a Cyrillic letter) leave their
+// rarest byte as an atom, and a field's mere presence is an atom of last resort.
 
 // maxIndexLiteral bounds the literals the index searches for.
 const maxIndexLiteral = 256

@@ -2,8 +2,8 @@
 //
 // Each literal is anchored on one of its q-byte substrings (q = 4, or 3 for 3-byte literals),
 // the one fewest other literals share. A scan slides over the text testing each window against a
-// small bitmap of anchors (32 KiB, so it stays in cache, unlike an Aho-Corasick table over
-// thousands of literals), and only on a hit looks the window up and verifies the literals
+// small bitmap of anchors (at most 32 KiB, so it stays in cache, unlike an Aho-Corasick table
+// over thousands of literals), and only on a hit looks the window up and verifies the literals
 // anchored there. Scanning allocates nothing.
 package multilit
 
