@@ -29,7 +29,7 @@ type Value struct {
 	Raw   []byte
 	Lower []byte
 	Kind  Kind
-	Field int32 // the schema field it was decoded for; -1 for a value of an unreferenced key (see All)
+	Field int32 // for decoded values: the schema field it was recorded for, -1 for a value of an unreferenced key (see All)
 }
 
 // Limits bound what Decode accepts; zero fields mean the defaults.
