@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-detect/vigil/alert"
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/correlate"
+	"github.com/vigil-detect/vigil/internal/syncbuf"
 	"github.com/vigil-detect/vigil/metrics"
 	"github.com/vigil-detect/vigil/pipeline"
 	"github.com/vigil-detect/vigil/rules"
@@ -85,14 +86,13 @@ func corr(title, name, body string) string {
 }
 
 type harness struct {
-	t     testing.TB
-	rs    *pipeline.Ruleset
-	eng   *correlate.Engine
-	met   *metrics.Metrics
-	cfg   correlate.Config
-	path  string
-	log   *strings.Builder
-	logMu *sync.Mutex
+	t    testing.TB
+	rs   *pipeline.Ruleset
+	eng  *correlate.Engine
+	met  *metrics.Metrics
+	cfg  correlate.Config
+	path string
+	log  *syncbuf.Buffer
 }
 
 // newHarness loads rule documents (one multi-document file) and builds the engine with the
@@ -104,7 +104,7 @@ func newHarness(t testing.TB, ruleYAML, cfgYAML string) *harness {
 	if err := os.WriteFile(path, []byte(ruleYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, path: path, log: &strings.Builder{}, logMu: &sync.Mutex{}, met: metrics.New("test")}
+	h := &harness{t: t, path: path, log: &syncbuf.Buffer{}, met: metrics.New("test")}
 	h.rs = agent.CompileSet(rules.Load(path), pipeline.RuleOptions{})
 	for _, err := range h.rs.Errors() {
 		t.Fatalf("rule error: %v", err)
@@ -127,23 +127,12 @@ func newHarness(t testing.TB, ruleYAML, cfgYAML string) *harness {
 
 func (h *harness) newEngine() *correlate.Engine {
 	h.t.Helper()
-	log := slog.New(slog.NewTextHandler(lockedWriter{h.log, h.logMu}, nil))
+	log := slog.New(slog.NewTextHandler(h.log, nil))
 	e, err := correlate.New(h.rs, h.cfg, correlate.Options{Log: log, Metrics: h.met})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return e
-}
-
-type lockedWriter struct {
-	b  *strings.Builder
-	mu *sync.Mutex
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 type captureSink struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-detect/vigil/bench/gen"
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/internal/kafkatest"
+	"github.com/vigil-detect/vigil/internal/syncbuf"
 	"github.com/vigil-detect/vigil/rules"
 )
 
@@ -209,26 +210,13 @@ type child struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process exited; err is then set
 	err  error
-	log  *bytes.Buffer
-	mu   *sync.Mutex
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+	log  syncbuf.Buffer // stdout and stderr
 }
 
 func startChild(t *testing.T, bin string, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(bin, args...), done: make(chan struct{}), log: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	c.cmd.Stdout = lockedWriter{c.mu, c.log}
-	c.cmd.Stderr = lockedWriter{c.mu, c.log}
+	c := &child{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	c.cmd.Stdout, c.cmd.Stderr = &c.log, &c.log
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -247,11 +235,7 @@ func startChild(t *testing.T, bin string, args ...string) *child {
 	return c
 }
 
-func (c *child) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.log.String()
-}
+func (c *child) output() string { return c.log.String() }
 
 // stop sends sig and waits for the exit (at most within).
 func (c *child) stop(t *testing.T, sig os.Signal, within time.Duration) error {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/internal/kafkatest"
+	"github.com/vigil-detect/vigil/internal/syncbuf"
 )
 
 // readyz returns the status code and body of the agent's /readyz.
@@ -71,7 +71,7 @@ func TestBrokerOutage(t *testing.T) {
 	cfg.Kafka.RebalanceTimeout = 3 * time.Second
 	cfg.Pipeline.MaxEventBytes = maxEvent
 	cfg.Metrics.Addr = "127.0.0.1:0"
-	logs := &syncWriter{}
+	logs := &syncbuf.Buffer{}
 	a := &agent.Agent{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))}
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
@@ -134,22 +134,4 @@ func TestBrokerOutage(t *testing.T) {
 	if t.Failed() {
 		t.Logf("agent log:\n%s", tail(logs.String(), 6000))
 	}
-}
-
-// syncWriter collects log output written from several goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

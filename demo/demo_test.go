@@ -1,39 +1,21 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-detect/vigil/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the console writer and the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDemoShowsAlertsAndServesMetrics runs the demo for a few seconds: the attack story must
 // produce alerts on the console, /metrics must serve vigil_ series meanwhile, and the run must
 // end cleanly.
 func TestDemoShowsAlertsAndServesMetrics(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer // the console, written by the demo while the test reads it
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
 	defer cancel()
 	type result struct {

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/vigil-detect/vigil/agent"
 	"github.com/vigil-detect/vigil/broker"
 	"github.com/vigil-detect/vigil/config"
+	"github.com/vigil-detect/vigil/internal/syncbuf"
 )
 
 // rsyslogd finds the daemon and its Kafka output module, or skips.
@@ -43,24 +43,6 @@ func rsyslogd(t *testing.T) string {
 		t.Skip("rsyslog's Kafka output (omkafka.so) not installed (Debian package rsyslog-kafka)")
 	}
 	return bin
-}
-
-// syncBuffer collects a process's output for the failure message.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestRsyslogToVigil(t *testing.T) {
@@ -96,7 +78,7 @@ include(file="%s")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var rlog syncBuffer
+	var rlog syncbuf.Buffer // rsyslogd's output, for failure messages
 	cmd := exec.CommandContext(ctx, bin, "-n", "-iNONE", "-f", confPath)
 	cmd.Stdout, cmd.Stderr = &rlog, &rlog
 	if err := cmd.Start(); err != nil {
@@ -241,7 +223,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func dialRetry(t *testing.T, addr string, rlog *syncBuffer) net.Conn {
+func dialRetry(t *testing.T, addr string, rlog *syncbuf.Buffer) net.Conn {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
