@@ -382,28 +382,8 @@ func (w *window[P]) decideEager(c closing, g *group[P]) {
 //
 // Closing rules do not dedup: a middle entry may become the start of a later window.
 func (w *window[P]) dedup(g *group[P], x int, limit int64) int {
-	p := g.es[x].p
-	b1, b2, a1, a2 := -1, -1, -1, -1
-	for i := x - 1; i >= 0; i-- {
-		if w.k.equal(g.es[i].p, p) {
-			if b1 < 0 {
-				b1 = i
-				continue
-			}
-			b2 = i
-			break
-		}
-	}
-	for i := x + 1; i < len(g.es); i++ {
-		if w.k.equal(g.es[i].p, p) {
-			if a1 < 0 {
-				a1 = i
-				continue
-			}
-			a2 = i
-			break
-		}
-	}
+	b1, b2 := w.twoEqual(g, x, -1) // the nearest entries before x with x's payload
+	a1, a2 := w.twoEqual(g, x, +1) // and after it
 	t := func(i int) int64 { return g.es[i].t }
 	if b1 >= 0 && a1 >= 0 && t(a1)-t(b1) <= w.span && t(x) <= limit {
 		g.es = slices.Delete(g.es, x, x+1)
@@ -417,6 +397,21 @@ func (w *window[P]) dedup(g *group[P], x int, limit int64) int {
 		x--
 	}
 	return x
+}
+
+// twoEqual returns the positions of the two entries nearest to x, walking from it in direction
+// step (-1 or +1), whose payload equals x's; -1 for each not found.
+func (w *window[P]) twoEqual(g *group[P], x, step int) (first, second int) {
+	first, second = -1, -1
+	for i := x + step; i >= 0 && i < len(g.es); i += step {
+		if w.k.equal(g.es[i].p, g.es[x].p) {
+			if first >= 0 {
+				return first, i
+			}
+			first = i
+		}
+	}
+	return first, second
 }
 
 // schedule queues a closing rule's group to be decided when its current window closes.
