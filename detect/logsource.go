@@ -1,11 +1,8 @@
 package detect
 
 import (
-	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -75,7 +72,7 @@ func ParseLogsources(path string, data []byte) ([]Logsource, error) {
 	var doc struct {
 		Logsources []logsourceEntry `yaml:"logsources"`
 	}
-	if err := decodeStrict(data, &doc); err != nil {
+	if err := rules.DecodeStrict(data, &doc); err != nil {
 		return nil, yamlFileError(path, err)
 	}
 	var root yaml.Node
@@ -120,32 +117,9 @@ func logsourcesFrom(path string, entries []logsourceEntry, lines []int) ([]Logso
 	return out, nil
 }
 
-// decodeStrict decodes YAML into v, rejecting unknown keys.
-func decodeStrict(data []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
-}
-
-// yamlMessage is a yaml.v3 error's first message, without Go type names.
-func yamlMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	if i := strings.Index(msg, " in type "); i >= 0 {
-		msg = msg[:i]
-	}
-	return msg
-}
-
 // yamlFileError positions a yaml.v3 error ("yaml: line N: msg", or a type error listing lines).
 func yamlFileError(path string, err error) error {
-	msg := yamlMessage(err)
+	msg := rules.YAMLMessage(err)
 	var line int
 	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
 		return rules.Errorf(path, line, "%s", strings.TrimSpace(msg[strings.Index(msg, ":")+1:]))

@@ -121,7 +121,7 @@ func ParseFieldMapping(path string, data []byte) (*FieldMapping, error) {
 		Postprocessing  yaml.Node            `yaml:"postprocessing"`
 		Finalizers      yaml.Node            `yaml:"finalizers"`
 	}
-	if err := decodeStrict(data, &doc); err != nil {
+	if err := rules.DecodeStrict(data, &doc); err != nil {
 		return nil, yamlFileError(path, err)
 	}
 	m := &FieldMapping{Name: doc.Name, Path: path, Priority: doc.Priority, Vars: map[string][]string{}}
@@ -190,14 +190,8 @@ func parseMappingItem(path string, n *yaml.Node, ids map[string]bool) (mappingIt
 	if !slices.Contains(mappingTransformations, kind.Type) {
 		return item, rules.Errorf(path, n.Line, "transformation type %q is not supported (Vigil applies %s)", kind.Type, strings.Join(mappingTransformations, ", "))
 	}
-	out, _ := yaml.Marshal(n)
-	if err := decodeStrict(out, &raw); err != nil {
-		// The item was re-encoded from line 1: position the error at the item.
-		msg := yamlMessage(err)
-		if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
-			msg = rest
-		}
-		return item, rules.Errorf(path, n.Line, "transformation %s: %s", kind.Type, msg)
+	if err := rules.DecodeNodeStrict(n, &raw); err != nil {
+		return item, rules.Errorf(path, n.Line, "transformation %s: %v", kind.Type, err)
 	}
 	item.id, item.kind = raw.ID, raw.Type
 	if raw.DetectionItemCnd.Kind != 0 {

@@ -204,31 +204,6 @@ func checkKeys(n *yaml.Node, allowed ...string) error {
 	return nil
 }
 
-// decodeStrict decodes a node, rejecting unknown keys.
-func decodeStrict(n *yaml.Node, v any) error {
-	out, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(out))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg = te.Errors[0]
-		}
-		if i := strings.Index(msg, " in type "); i >= 0 {
-			msg = msg[:i]
-		}
-		if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
-			msg = rest
-		}
-		return errors.New(msg)
-	}
-	return nil
-}
-
 func parseCase(path string, n *yaml.Node, rule, sib string) ([]Case, error) {
 	var tc struct {
 		Name       string    `yaml:"name"`
@@ -237,7 +212,7 @@ func parseCase(path string, n *yaml.Node, rule, sib string) ([]Case, error) {
 		Event      yaml.Node `yaml:"event"`
 		EventsFile string    `yaml:"events_file"`
 	}
-	if err := decodeStrict(n, &tc); err != nil {
+	if err := rules.DecodeNodeStrict(n, &tc); err != nil {
 		return nil, rules.Errorf(path, n.Line, "test: %v", err)
 	}
 	if tc.Match == nil {
