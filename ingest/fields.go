@@ -80,13 +80,15 @@ func (p *parser) matchInto(x *extractor, v string) {
 }
 
 // appendJSON writes the fields as one JSON object.
-func (p *parser) appendJSON(dst []byte) []byte {
+func (p *parser) appendJSON(dst []byte) []byte { return appendObject(dst, p.fields) }
+
+func appendObject(dst []byte, fields []field) []byte {
 	dst = append(dst, '{')
-	for i := range p.fields {
+	for i := range fields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = p.fields[i].appendMember(dst)
+		dst = fields[i].appendMember(dst)
 	}
 	return append(dst, '}')
 }
@@ -94,15 +96,8 @@ func (p *parser) appendJSON(dst []byte) []byte {
 func (f *field) appendMember(dst []byte) []byte {
 	dst = jsonstr.Append(dst, f.key)
 	dst = append(dst, ':')
-	if !f.obj {
-		return jsonstr.Append(dst, f.val)
+	if f.obj {
+		return appendObject(dst, f.kids)
 	}
-	dst = append(dst, '{')
-	for i := range f.kids {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = f.kids[i].appendMember(dst)
-	}
-	return append(dst, '}')
+	return jsonstr.Append(dst, f.val)
 }
