@@ -147,16 +147,22 @@ func (g *Generator) backgroundProcess(dst []byte, t time.Time) []byte {
 	if cwd == "" {
 		cwd = `C:\Windows\system32\`
 	}
-	g.bufPath = g.expand(g.bufPath[:0], tp.img.path, h, u)
-	g.bufCmd = g.expand(g.bufCmd[:0], tp.cmd, h, u)
+	return g.appendNewProcess(dst, h, u, t, tp.img, tp.cmd, cwd, parent, g.account(h, tp.acct, parent))
+}
+
+// appendNewProcess writes the creation of a new process of img by parent, running as acct; cmd
+// and cwd are templates expanded for h and u.
+func (g *Generator) appendNewProcess(dst []byte, h *host, u *user, t time.Time, img *image, cmd, cwd string, parent *proc, acct *account) []byte {
+	g.bufPath = g.expand(g.bufPath[:0], img.path, h, u)
+	g.bufCmd = g.expand(g.bufCmd[:0], cmd, h, u)
 	g.bufCwd = g.expand(g.bufCwd[:0], cwd, h, u)
 	utc := g.sysmonUTC(t)
 	h.seq++
 	e := procEvent{
-		img: tp.img, path: g.bufPath, cmd: g.bufCmd, cwd: g.bufCwd,
+		img: img, path: g.bufPath, cmd: g.bufCmd, cwd: g.bufCwd,
 		pid:    g.newPID(),
 		guid:   processGUID(h.guidHi, utc.Unix(), h.seq, h.guidTail),
-		acct:   g.account(h, tp.acct, parent),
+		acct:   acct,
 		parent: parent,
 		utc:    utc,
 	}

@@ -226,9 +226,6 @@ func (g *Generator) hitProcess(dst []byte, t time.Time, tp *hitProcTmpl) []byte 
 			cwd = `C:\Users\%u\`
 		}
 	}
-	g.bufPath = g.expand(g.bufPath[:0], tp.img.path, h, u)
-	g.bufCmd = g.expand(g.bufCmd[:0], tp.cmd, h, u)
-	g.bufCwd = g.expand(g.bufCwd[:0], cwd, h, u)
 	acct := parent.acct
 	switch tp.acct {
 	case acctUser:
@@ -236,17 +233,7 @@ func (g *Generator) hitProcess(dst []byte, t time.Time, tp *hitProcTmpl) []byte 
 	case acctSystem:
 		acct = &h.system
 	}
-	utc := g.sysmonUTC(t)
-	h.seq++
-	e := procEvent{
-		img: tp.img, path: g.bufPath, cmd: g.bufCmd, cwd: g.bufCwd,
-		pid:    g.newPID(),
-		guid:   processGUID(h.guidHi, utc.Unix(), h.seq, h.guidTail),
-		acct:   acct,
-		parent: parent,
-		utc:    utc,
-	}
-	return g.appendProcCreate(dst, h, t, &e)
+	return g.appendNewProcess(dst, h, u, t, tp.img, tp.cmd, cwd, parent, acct)
 }
 
 func (g *Generator) hitFile(dst []byte, t time.Time, tf *hitFileTmpl) []byte {
