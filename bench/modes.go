@@ -109,22 +109,28 @@ func timed(l *lane, d time.Duration, workers int, stride int, newF func() func(e
 		total.rejected += loops[w].rejected
 		total.lat.merge(&loops[w].lat)
 	}
-	sec := elapsed.Seconds()
 	sampled := "one event in 8 on average"
 	if stride == 1 {
 		sampled = "every event"
 	}
+	return total.result(elapsed, ms1.Mallocs-ms0.Mallocs, sampled)
+}
+
+// result reports the loop's counts over elapsed, with mallocs allocations and latencies
+// sampled as described.
+func (lp *loop) result(elapsed time.Duration, mallocs uint64, sampled string) Result {
+	sec := elapsed.Seconds()
 	return Result{
-		Events:         total.events,
+		Events:         lp.events,
 		Seconds:        sec,
-		EventsPerSec:   float64(total.events) / sec,
-		MBPerSec:       float64(total.bytes) / sec / 1e6,
-		Alerts:         total.alerts,
-		AllocsPerEvent: float64(ms1.Mallocs-ms0.Mallocs) / float64(max(total.events, 1)),
-		Rejected:       total.rejected,
+		EventsPerSec:   float64(lp.events) / sec,
+		MBPerSec:       float64(lp.bytes) / sec / 1e6,
+		Alerts:         lp.alerts,
+		AllocsPerEvent: float64(mallocs) / float64(max(lp.events, 1)),
+		Rejected:       lp.rejected,
 		Latency: Latency{
-			Unit: "event", Sampled: sampled, Samples: total.lat.n,
-			P50: total.lat.quantile(0.50), P99: total.lat.quantile(0.99), Mean: total.lat.mean(),
+			Unit: "event", Sampled: sampled, Samples: lp.lat.n,
+			P50: lp.lat.quantile(0.50), P99: lp.lat.quantile(0.99), Mean: lp.lat.mean(),
 		},
 	}
 }

@@ -284,19 +284,9 @@ func (sg *sigmaGo) run(ctx context.Context, rs *pipeline.Ruleset, l *lane, d tim
 			vigil += int64(len(hits))
 		}
 	}
-	sec := elapsed.Seconds()
-	return Result{
-		Events:         lp.events,
-		Seconds:        sec,
-		EventsPerSec:   float64(lp.events) / sec,
-		MBPerSec:       float64(lp.bytes) / sec / 1e6,
-		Alerts:         lp.alerts,
-		AllocsPerEvent: float64(ms1.Mallocs-ms0.Mallocs) / float64(max(lp.events, 1)),
-		Rejected:       lp.rejected,
-		Latency: Latency{Unit: "event", Sampled: "every event", Samples: lp.lat.n,
-			P50: lp.lat.quantile(0.50), P99: lp.lat.quantile(0.99), Mean: lp.lat.mean()},
-		SigmaGo: &SGRun{VigilAlerts: vigil, EvalErrors: evalErrs},
-	}
+	res := lp.result(elapsed, ms1.Mallocs-ms0.Mallocs, "every event")
+	res.SigmaGo = &SGRun{VigilAlerts: vigil, EvalErrors: evalErrs}
+	return res
 }
 
 // finish records the rules that failed.
