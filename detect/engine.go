@@ -9,6 +9,7 @@ package detect
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -214,20 +215,10 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	e.warnUnusedFilters(filters)
 	e.Warnings = dedupe(e.Warnings) // a rule compiled for several routes warns once
 
-	products := make([]string, 0, len(globals))
-	for p := range globals {
-		products = append(products, p)
-	}
-	sort.Strings(products)
-	for _, p := range products {
+	for _, p := range slices.Sorted(maps.Keys(globals)) {
 		routes = append(routes, globals[p])
 	}
-	keys := make([]string, 0, len(multis))
-	for k := range multis {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(multis)) {
 		routes = append(routes, multis[k])
 	}
 	e.conditions = int(condID + 1)

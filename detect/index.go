@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -405,14 +406,9 @@ func buildIndex(routes []*route, disabled bool) *index {
 			}
 		}
 	}
-	fields := make([]int, 0, len(byField))
-	for f := range byField {
-		fields = append(fields, f)
-	}
-	sort.Ints(fields)
 	ix.allPos = -1
 	pos := map[int]int32{}
-	for _, f := range fields {
+	for _, f := range slices.Sorted(maps.Keys(byField)) {
 		fl := byField[f]
 		var b multilit.Builder
 		fi := fieldIndex{field: f}
