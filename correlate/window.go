@@ -403,8 +403,9 @@ func (w *window[P]) dedup(g *group[P], x int, limit int64) int {
 // step (-1 or +1), whose payload equals x's; -1 for each not found.
 func (w *window[P]) twoEqual(g *group[P], x, step int) (first, second int) {
 	first, second = -1, -1
+	p := g.es[x].p
 	for i := x + step; i >= 0 && i < len(g.es); i += step {
-		if w.k.equal(g.es[i].p, g.es[x].p) {
+		if w.k.equal(g.es[i].p, p) {
 			if first >= 0 {
 				return first, i
 			}
