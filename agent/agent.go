@@ -191,6 +191,8 @@ func KafkaConfig(cfg *config.Config, log *slog.Logger) (stream.KafkaConfig, erro
 		HeartbeatInterval: k.HeartbeatInterval,
 		SessionTimeout:    k.SessionTimeout,
 		RebalanceTimeout:  k.RebalanceTimeout,
+		MaxBytes:          k.FetchMaxBytes,
+		MaxWait:           k.FetchMaxWait,
 	}
 	start, err := config.ParseStartOffset(k.StartOffset)
 	if err != nil {

@@ -64,6 +64,10 @@ type Kafka struct {
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	SessionTimeout    time.Duration `yaml:"session_timeout"`
 	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`
+	// Fetching (defaults 1 MiB per partition request, as Kafka's max.partition.fetch.bytes, and
+	// 1s): larger fetches measured slower, their buffers churn memory (BENCHMARKS.md).
+	FetchMaxBytes int           `yaml:"fetch_max_bytes"`
+	FetchMaxWait  time.Duration `yaml:"fetch_max_wait"`
 	// MaxMessageBytes bounds one produced alert or dead-letter record (default 1000000, under
 	// Kafka's default message.max.bytes); see the README's Reliability section.
 	MaxMessageBytes int `yaml:"max_message_bytes"`

@@ -176,13 +176,15 @@ func (c *Config) Problems() []Problem {
 	rl := &c.RuleLimits
 	for key, v := range map[string]int{"rule_limits.max_file_bytes": rl.MaxFileBytes, "rule_limits.max_regex_bytes": rl.MaxRegexBytes,
 		"rule_limits.max_regex_program": rl.MaxRegexProgram, "rule_limits.max_value_variants": rl.MaxValueVariants,
-		"rule_limits.max_condition_depth": rl.MaxConditionDepth, "kafka.max_message_bytes": c.Kafka.MaxMessageBytes} {
+		"rule_limits.max_condition_depth": rl.MaxConditionDepth, "kafka.max_message_bytes": c.Kafka.MaxMessageBytes,
+		"kafka.fetch_max_bytes": c.Kafka.FetchMaxBytes} {
 		if v < 0 {
 			p.add(key, "%d: cannot be negative", v)
 		}
 	}
 	for key, v := range map[string]time.Duration{"reload.interval": c.Reload.Interval, "kafka.heartbeat_interval": c.Kafka.HeartbeatInterval,
-		"kafka.session_timeout": c.Kafka.SessionTimeout, "kafka.rebalance_timeout": c.Kafka.RebalanceTimeout} {
+		"kafka.session_timeout": c.Kafka.SessionTimeout, "kafka.rebalance_timeout": c.Kafka.RebalanceTimeout,
+		"kafka.fetch_max_wait": c.Kafka.FetchMaxWait} {
 		if v < 0 {
 			p.add(key, "%s: cannot be negative", v)
 		}

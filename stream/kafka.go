@@ -26,11 +26,10 @@ type KafkaConfig struct {
 	ClientID          string
 	Group             string
 	Topics            []string
-	StartOffset       string    // "earliest" (default) or "latest": where a new group starts
-	StartTime         time.Time // non-zero: a new group starts at the first record at or after it
-	MinBytes          int
-	MaxBytes          int
-	MaxWait           time.Duration
+	StartOffset       string        // "earliest" (default) or "latest": where a new group starts
+	StartTime         time.Time     // non-zero: a new group starts at the first record at or after it
+	MaxBytes          int           // most bytes one fetch asks a partition for (default 1 MiB)
+	MaxWait           time.Duration // longest a fetch waits for records (default 1s)
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	RebalanceTimeout  time.Duration
@@ -122,8 +121,8 @@ func NewKafkaSource(cfg KafkaConfig, healthy func(bool)) (*KafkaSource, error) {
 		GroupID:           cfg.Group,
 		GroupTopics:       cfg.Topics,
 		Dialer:            cfg.dialer(),
-		MinBytes:          orInt(cfg.MinBytes, 1),
-		MaxBytes:          orInt(cfg.MaxBytes, 16<<20),
+		MinBytes:          1, // a fetch returns as soon as any record is there
+		MaxBytes:          orInt(cfg.MaxBytes, 1<<20),
 		MaxWait:           orDur(cfg.MaxWait, time.Second),
 		HeartbeatInterval: orDur(cfg.HeartbeatInterval, 3*time.Second),
 		SessionTimeout:    orDur(cfg.SessionTimeout, 30*time.Second),
