@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	sigma "github.com/bradleyjkemp/sigma-go"
+
 	"github.com/vigil-detect/vigil/event"
 	"github.com/vigil-detect/vigil/rules"
 )
@@ -65,33 +67,36 @@ type Engine struct {
 	Errors   []error  // rules that did not compile (they are left out)
 	Warnings []string // compiled, but worth a look
 
-	limits           event.Limits
-	live             *routeTable     // routes with rules
-	idle             *routeTable     // routes without rules, when globals need event products
-	globals          []*route        // rules without a mapped logsource, one route per product
-	globalsByProduct bool            // some global route names a product
-	multis           []*route        // rules sharing one condition over several routes
-	routes           []*route        // every route with rules; route.id is its position
-	index            *index          // the candidate index over all of them
-	conditions       int             // distinct compiled conditions
-	explain          [][]ruleVariant // per rule, its routes and compiled conditions (for Explain)
+	limits        event.Limits
+	live          *routeTable     // routes with rules
+	idle          *routeTable     // routes without rules, when globals need event products
+	globals       []*route        // rules without a mapped logsource, one route per product
+	globalsScoped bool            // some global route runs only on some events (by product or recognition)
+	multis        []*route        // rules sharing one condition over several routes
+	routes        []*route        // every route with rules; route.id is its position
+	index         *index          // the candidate index over all of them
+	conditions    int             // distinct compiled conditions
+	explain       [][]ruleVariant // per rule, its routes and compiled conditions (for Explain)
 }
 
 type route struct {
-	src      *Logsource          // nil: a route of rules without a mapped logsource
-	product  string              // lower case: the entry's product, or the product the unmapped rules name
-	topics   []string            // only records from these topics; none: any record
-	cond     node                // nil: every event
-	pins     map[string][]string // event field → the folded values cond requires it to equal
-	variants []variant
-	members  []*route // a multi-route: it runs when any of these routes does
-	multis   []int    // the multi-routes (positions in Engine.multis) this route is a member of
-	id       int32    // position in Engine.routes
-	always   []int32  // variants evaluated on every event of the route (the index cannot skip them)
-	fields   []int32  // index fields (positions in index.fields) its variants' clauses read
-	presence []int32  // presence atoms (positions in index.presence) its variants' clauses use
-	keywords bool     // its variants' clauses search every value of the event
-	fieldSet map[int]bool
+	src     *Logsource // nil: a route of rules without a mapped logsource
+	product string     // lower case: the entry's product, or the product the unmapped rules name
+	// unrecognisedOnly: unmapped rules naming no product but a category or service; they run
+	// only on events no entry recognised.
+	unrecognisedOnly bool
+	topics           []string            // only records from these topics; none: any record
+	cond             node                // nil: every event
+	pins             map[string][]string // event field → the folded values cond requires it to equal
+	variants         []variant
+	members          []*route // a multi-route: it runs when any of these routes does
+	multis           []int    // the multi-routes (positions in Engine.multis) this route is a member of
+	id               int32    // position in Engine.routes
+	always           []int32  // variants evaluated on every event of the route (the index cannot skip them)
+	fields           []int32  // index fields (positions in index.fields) its variants' clauses read
+	presence         []int32  // presence atoms (positions in index.presence) its variants' clauses use
+	keywords         bool     // its variants' clauses search every value of the event
+	fieldSet         map[int]bool
 }
 
 type variant struct {
@@ -146,16 +151,11 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 			}
 		}
 		if len(targets) == 0 {
-			product := strings.ToLower(rr.Logsource.Product)
-			g := globals[product]
-			if g == nil {
-				g = &route{product: product}
-				globals[product] = g
-			}
+			g, runsOn := globalRoute(globals, rr.Logsource)
 			targets = []*route{g}
 			if len(routes) > 0 {
-				e.Warnings = append(e.Warnings, fmt.Sprintf("%s: logsource %s has no mapping; the rule runs on every event",
-					rr.Path, logsourceString(rr.Logsource.Category, rr.Logsource.Product, rr.Logsource.Service)))
+				e.Warnings = append(e.Warnings, fmt.Sprintf("%s: logsource %s has no mapping; the rule runs on %s",
+					rr.Path, logsourceString(rr.Logsource.Category, rr.Logsource.Product, rr.Logsource.Service), runsOn))
 			}
 		}
 		explained := targets
@@ -226,6 +226,31 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 	return e
 }
 
+// globalRoute returns the route of rules whose logsource no entry serves, and which events it
+// runs on. Such a rule naming a product runs on that product's events; one naming no product
+// but a category or service (webserver, apache) only on events no entry recognised: an event an
+// entry recognised is of that entry's kind, which the rule's unmapped one is not.
+func globalRoute(globals map[string]*route, ls sigma.Logsource) (*route, string) {
+	product := strings.ToLower(ls.Product)
+	unrecognisedOnly := product == "" && (ls.Category != "" || ls.Service != "")
+	key := product
+	if unrecognisedOnly {
+		key = "\x00unrecognised"
+	}
+	g := globals[key]
+	if g == nil {
+		g = &route{product: product, unrecognisedOnly: unrecognisedOnly}
+		globals[key] = g
+	}
+	switch {
+	case unrecognisedOnly:
+		return g, "events no logsource entry recognises"
+	case product != "":
+		return g, product + " events and events no logsource entry recognises"
+	}
+	return g, "every event"
+}
+
 // usesMappedField reports whether a rule reads a field that one of its routes renames: such a
 // rule needs one compiled variant per mapping.
 func usesMappedField(r *rules.Rule, routes []*route) bool {
@@ -254,7 +279,12 @@ func multiRoute(multis map[string]*route, members []*route) *route {
 	key := strings.Join(names, "\x00")
 	r := multis[key]
 	if r == nil {
-		r = &route{members: members}
+		r = &route{members: members, product: members[0].product}
+		for _, m := range members {
+			if m.product != r.product {
+				r.product = "" // of several products
+			}
+		}
 		multis[key] = r
 	}
 	return r
@@ -423,8 +453,8 @@ func (e *Engine) buildRoutes(all []*route, noIndex bool) {
 	for _, r := range live {
 		if r.src == nil {
 			e.globals = append(e.globals, r)
-			if r.product != "" {
-				e.globalsByProduct = true
+			if r.product != "" || r.unrecognisedOnly {
+				e.globalsScoped = true
 			}
 			continue
 		}
@@ -432,7 +462,7 @@ func (e *Engine) buildRoutes(all []*route, noIndex bool) {
 	}
 	e.live = e.buildRouteTable(routed, nil)
 	e.idle = &routeTable{field: -1}
-	if e.globalsByProduct {
+	if e.globalsScoped {
 		e.idle = e.buildRouteTable(idle, nil)
 	}
 }
@@ -559,8 +589,9 @@ func (m *Matcher) MatchDecodedTopic(topic string) []int {
 		}
 	}
 	// An event some logsource entry recognised is of that entry's product: rules without a mapped
-	// logsource run on it only when they name no product or the same one. Unrecognised events
-	// get them all. Entries without rules still recognise events.
+	// logsource run on it only when they name the same product, or none and no category or
+	// service either. Unrecognised events get them all. Entries without rules still recognise
+	// events.
 	m.products = m.products[:0]
 	for _, r := range m.routes {
 		activate(r)
@@ -573,7 +604,7 @@ func (m *Matcher) MatchDecodedTopic(topic string) []int {
 	}
 	if len(e.globals) > 0 {
 		recognised := len(m.routes) > 0
-		if !recognised && e.globalsByProduct {
+		if !recognised && e.globalsScoped {
 			m.idle = e.idle.collect(ev, topic, m.idle[:0])
 			for _, r := range m.idle {
 				if !slices.Contains(m.products, r.product) {
@@ -583,7 +614,7 @@ func (m *Matcher) MatchDecodedTopic(topic string) []int {
 			recognised = len(m.idle) > 0
 		}
 		for _, g := range e.globals {
-			if !recognised || g.product == "" || slices.Contains(m.products, g.product) {
+			if !recognised || !g.unrecognisedOnly && (g.product == "" || slices.Contains(m.products, g.product)) {
 				activate(g)
 			}
 		}

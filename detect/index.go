@@ -27,8 +27,14 @@ type atom struct {
 	lit   string // "": the field is present; one byte: the byte occurs in the field
 }
 
-// allValues stands for every value of the event (keyword searches).
-const allValues = -1
+// allValues stands for every value of the event (keyword searches). Keyword searches of routes
+// for other products than the main one, and of rules that run only on unrecognised events
+// (webserver, database), use apartValues instead: kept apart, they cost the main product's
+// events nothing (see buildIndex).
+const (
+	allValues   = -1
+	apartValues = -2
+)
 
 // clause is a disjunction of atoms.
 type clause []atom
@@ -281,6 +287,7 @@ type index struct {
 	fields     []fieldIndex
 	fieldPos   []int32 // event field → its position in fields, or -1
 	allPos     int32   // position of the allValues index, or -1
+	apartPos   int32   // position of the apartValues index, or -1
 	presence   []presenceAtom
 	varRef     []varRef // global variant → its route and position there
 	clauseVar  []int32  // clause → global variant
@@ -325,6 +332,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 	}
 	byField := map[int]*fieldLits{}
 	presence := map[int]int32{} // field → position in ix.presence
+	main := mainProduct(routes)
 	for ri, r := range routes {
 		r.always = r.always[:0]
 		r.presence = r.presence[:0]
@@ -360,11 +368,15 @@ func buildIndex(routes []*route, disabled bool) *index {
 						}
 						continue
 					}
-					routeFields[a.field] = true
-					fl := byField[a.field]
+					field := a.field
+					if field == allValues && !mergesKeywords(r, main) {
+						field = apartValues
+					}
+					routeFields[field] = true
+					fl := byField[field]
 					if fl == nil {
 						fl = &fieldLits{ids: map[string]int{}, bytes: map[byte][]int32{}}
-						byField[a.field] = fl
+						byField[field] = fl
 					}
 					if len(a.lit) == 1 {
 						fl.bytes[a.lit[0]] = append(fl.bytes[a.lit[0]], ci)
@@ -388,7 +400,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 	// field, finds all atoms (see candidates).
 	if kw := byField[allValues]; kw != nil {
 		for f, fl := range byField {
-			if f == allValues {
+			if f < 0 {
 				continue
 			}
 			for id, lit := range kw.lits {
@@ -406,7 +418,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 			}
 		}
 	}
-	ix.allPos = -1
+	ix.allPos, ix.apartPos = -1, -1
 	pos := map[int]int32{}
 	for _, f := range slices.Sorted(maps.Keys(byField)) {
 		fl := byField[f]
@@ -427,9 +439,12 @@ func buildIndex(routes []*route, disabled bool) *index {
 			}
 		}
 		pos[f] = int32(len(ix.fields))
-		if f == allValues {
+		switch f {
+		case allValues:
 			ix.allPos = pos[f]
-		} else {
+		case apartValues:
+			ix.apartPos = pos[f]
+		default:
 			for len(ix.fieldPos) <= f {
 				ix.fieldPos = append(ix.fieldPos, -1)
 			}
@@ -447,6 +462,35 @@ func buildIndex(routes []*route, disabled bool) *index {
 		r.keywords = ix.allPos >= 0 && slices.Contains(r.fields, ix.allPos)
 	}
 	return ix
+}
+
+// mainProduct is the product most logsource entries with rules name ("" when none names one).
+func mainProduct(routes []*route) string {
+	count := map[string]int{}
+	for _, r := range routes {
+		if r.src != nil && r.product != "" {
+			count[r.product]++
+		}
+	}
+	main := ""
+	for _, p := range slices.Sorted(maps.Keys(count)) {
+		if count[p] > count[main] {
+			main = p
+		}
+	}
+	return main
+}
+
+// mergesKeywords reports whether r's keyword atoms go into every field's index. Those of the
+// main product's routes and of routes for any product do: the main product's events, the ones
+// the entries are about, then scan each value once. Other products' keyword atoms would only
+// swell those scans (SigmaHQ has some 500 Linux, Cisco and webserver keywords, against 20 for
+// Windows), so they are kept apart, in an index scanned only when one of their routes runs.
+func mergesKeywords(r *route, main string) bool {
+	if r.unrecognisedOnly {
+		return false
+	}
+	return main == "" || r.product == "" || r.product == main
 }
 
 // bitset is a set of small integers.
@@ -533,23 +577,27 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			scan(fi, v, &present)
 			markBytes(fi, &present)
 		}
-	} else {
-		for _, r := range active {
-			for _, f := range r.fields {
-				if s.fieldOn.has(f) {
-					continue
-				}
-				s.fieldOn.set(f)
-				fi := &ix.fields[f]
-				var present [4]uint64 // bytes occurring in the field, when it has byte atoms
-				vals := ev.Values(fi.field)
-				for j := range vals {
-					if v := &vals[j]; textual(v) {
-						scan(fi, v, &present)
-					}
-				}
-				markBytes(fi, &present)
+	}
+	for _, r := range active {
+		for _, f := range r.fields {
+			if s.fieldOn.has(f) || keywords && f != ix.apartPos {
+				continue // scanned already, or above with every value
 			}
+			s.fieldOn.set(f)
+			fi := &ix.fields[f]
+			var present [4]uint64 // bytes occurring in the field, when it has byte atoms
+			var vals []event.Value
+			if fi.field == apartValues {
+				vals = ev.All()
+			} else {
+				vals = ev.Values(fi.field)
+			}
+			for j := range vals {
+				if v := &vals[j]; textual(v) {
+					scan(fi, v, &present)
+				}
+			}
+			markBytes(fi, &present)
 		}
 	}
 	clear(s.presenceOn)

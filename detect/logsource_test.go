@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,7 +84,26 @@ func TestUnmappedRulesFollowTheEventsProductCaseInsensitively(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("an unrecognised event runs every unmapped rule: %v", got)
 	}
-	if len(e.Warnings) != 2 || !strings.Contains(e.Warnings[0], "has no mapping; the rule runs on every event") {
+	if len(e.Warnings) != 2 || !strings.Contains(e.Warnings[0], "has no mapping; the rule runs on linux events and events no logsource entry recognises") {
+		t.Fatalf("warnings %q", e.Warnings)
+	}
+}
+
+// Unmapped rules naming a category or service but no product (SigmaHQ's webserver, apache,
+// database rules) run only on events no entry recognised: not on Sysmon events, say, whatever
+// their command lines contain.
+func TestUnmappedCategoryRulesSkipRecognisedEvents(t *testing.T) {
+	src := ruleWithLogsource("{category: webserver}", "  keywords: ['or 1=1']\n  condition: keywords")
+	e := compileRouted(t, src, Options{})
+	m := e.NewMatcher()
+	sysmon := `{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"CommandLine":"sqlcmd -Q \"select * from t where a=1 or 1=1\""}`
+	if got, _ := m.Match([]byte(sysmon)); len(got) != 0 {
+		t.Fatalf("a webserver rule ran on a Sysmon event: %v", got)
+	}
+	if got, _ := m.Match([]byte(`{"cs-uri-query":"id=1 or 1=1"}`)); len(got) != 1 {
+		t.Fatalf("an unrecognised event should run the webserver rule: %v", got)
+	}
+	if len(e.Warnings) != 1 || !strings.Contains(e.Warnings[0], "has no mapping; the rule runs on events no logsource entry recognises") {
 		t.Fatalf("warnings %q", e.Warnings)
 	}
 }
@@ -296,5 +316,40 @@ func TestBuiltinRoutingCoversSigmaHQWindows(t *testing.T) {
 	want := []string{"(category=file_access, product=windows)", "(category=file_rename, product=windows)"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("unmapped Windows logsources %v, want %v", got, want)
+	}
+}
+
+// Keyword searches of other products' rules are kept out of the main product's field indexes
+// (see mergesKeywords); each rule still finds its keywords on the events it runs on.
+func TestKeywordRulesOfEveryProductFindTheirKeywords(t *testing.T) {
+	rule := func(n int, logsource, keyword string) string {
+		return strings.Replace(ruleWithLogsource(logsource, "  keywords: ['"+keyword+"']\n  condition: keywords"), "0001", fmt.Sprintf("%04d", n), 1)
+	}
+	src := rule(1, "{product: windows}", "sekurlsa::") + "---\n" +
+		rule(2, "{product: linux, service: auditd}", "nc -e /bin/sh") + "---\n" +
+		rule(3, "{category: webserver}", "/etc/passwd") + "---\n" +
+		rule(4, "{category: process_creation, product: windows}", "wevtutil cl") + "---\n" +
+		strings.Replace(ruleWithLogsource("{category: process_creation, product: windows}", "  sel: {CommandLine|contains: 'vssadmin delete'}\n  condition: sel"), "0001", "0005", 1)
+	e := compileRouted(t, src, Options{})
+	everything := `"sekurlsa:: nc -e /bin/sh /etc/passwd wevtutil cl vssadmin delete"`
+	for _, c := range []struct {
+		event string
+		want  []string // rule ids' last digit
+	}{
+		{`{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"CommandLine":` + everything + `}`, []string{"1", "4", "5"}},
+		{`{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"c:\\x.exe","Description":` + everything + `}`, []string{"1", "4"}},
+		{`{"message":` + everything + `}`, []string{"2", "3"}},
+	} {
+		got, err := e.NewMatcher().Match([]byte(c.event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, e.Rules[r].ID[len(e.Rules[r].ID)-1:])
+		}
+		if !slices.Equal(ids, c.want) {
+			t.Errorf("%s: matched rules %v, want %v", c.event, ids, c.want)
+		}
 	}
 }
