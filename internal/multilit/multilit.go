@@ -126,11 +126,15 @@ func (b *Builder) table(q int, ids []int) table {
 	anchors := make([]anchored, 0, len(ids))
 	for _, id := range ids {
 		l := b.lits[id]
-		best, bestOff := uint32(0), -1
+		best, bestOff, bestCost := uint32(0), -1, int32(0)
 		for i := 0; i+q <= len(l); i++ {
 			g := gram(l, i, q)
-			if bestOff < 0 || shared[g] < shared[best] {
-				best, bestOff = g, i
+			cost := shared[g]
+			if hexGram(l[i : i+q]) {
+				cost *= hexWeight
+			}
+			if bestOff < 0 || cost < bestCost {
+				best, bestOff, bestCost = g, i, cost
 			}
 		}
 		anchors = append(anchors, anchored{best, entry{id: int32(id), offset: int32(bestOff), n: uint32(len(l))}})
@@ -174,6 +178,20 @@ func (b *Builder) table(q int, ids []int) table {
 		t.slots[k] = s
 	}
 	return t
+}
+
+// hexWeight is how much likelier than others a gram of hex digits is taken to be in text: hashes,
+// GUIDs, addresses and times are full of them, so a literal such as "md5=9d87..." is better
+// anchored on "=9d8" than on a gram of its digits, which hash values in events hit at random.
+const hexWeight = 64
+
+func hexGram(g []byte) bool {
+	for _, c := range g {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // appendGrams appends the distinct q-grams of l to dst.
