@@ -94,7 +94,7 @@ type route struct {
 	id               int32    // position in Engine.routes
 	always           []int32  // variants evaluated on every event of the route (the index cannot skip them)
 	fields           []int32  // index fields (positions in index.fields) its variants' clauses read
-	presence         []int32  // presence atoms (positions in index.presence) its variants' clauses use
+	checks           []int32  // field checks (positions in index.checks) its variants' clauses use
 	keywords         bool     // its variants' clauses search every value of the event
 	fieldSet         map[int]bool
 }

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +124,17 @@ func literalSoup(e *Engine, base [][]byte, n int) [][]byte {
 			}
 		}
 	}
+	// Integer atoms (EventID: 4624), each written the ways numEqual accepts and some it does not.
+	numbers := map[string][]int64{}
+	for _, fc := range e.index.checks {
+		for n := range fc.numbers {
+			numbers[e.Schema.Name(fc.field)] = append(numbers[e.Schema.Name(fc.field)], n)
+		}
+	}
+	numFields := slices.Sorted(maps.Keys(numbers))
+	for _, f := range numFields {
+		slices.Sort(numbers[f])
+	}
 	fields := make([]string, 0, len(byField))
 	for f := range byField {
 		fields = append(fields, f)
@@ -145,8 +159,40 @@ func literalSoup(e *Engine, base [][]byte, n int) [][]byte {
 			}
 			m[f] = v
 		}
+		if len(numFields) > 0 && r.Intn(2) == 0 {
+			f := numFields[r.Intn(len(numFields))]
+			n := numbers[f][r.Intn(len(numbers[f]))] + int64(r.Intn(3)-1)
+			m[f] = []any{n, strconv.FormatInt(n, 10), float64(n), fmt.Sprintf("0x%x", n), fmt.Sprintf("0%d", n), json.Number(fmt.Sprintf("%de0", n))}[r.Intn(6)]
+		}
 		b, _ := json.Marshal(m)
 		out = append(out, b)
 	}
 	return out
+}
+
+// Integer atoms (EventID: 28) let the index skip rules for other ids; every spelling numeric
+// equality accepts must still make the rule a candidate.
+func TestIntegerAtomsKeepEveryNumericSpelling(t *testing.T) {
+	src := ruleWithLogsource("{product: test}", "  sel: {EventID: 28}\n  condition: sel") + "---\n" +
+		strings.Replace(ruleWithLogsource("{product: test}", "  sel: {EventID: 0x1c}\n  condition: sel"), "0001", "0002", 1)
+	for _, reference := range []bool{false, true} {
+		e := compileRouted(t, src, Options{NoRouting: true, Reference: reference})
+		m := e.NewMatcher()
+		for _, c := range []struct {
+			event string
+			want  int
+		}{
+			{`{"EventID":28}`, 2}, {`{"EventID":"28"}`, 2}, {`{"EventID":28.0}`, 2}, {`{"EventID":2.8e1}`, 2},
+			{`{"EventID":[4,28]}`, 2}, {`{"EventID":"0x1c"}`, 1}, {`{"EventID":"0x1C"}`, 1},
+			{`{"EventID":29}`, 0}, {`{"EventID":"028"}`, 0}, {`{"EventID":-28}`, 0}, {`{"Other":28}`, 0},
+		} {
+			got, err := m.Match([]byte(c.event))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != c.want {
+				t.Errorf("reference %v, %s: %d rules matched, want %d", reference, c.event, len(got), c.want)
+			}
+		}
+	}
 }

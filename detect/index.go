@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vigil-detect/vigil/event"
@@ -17,14 +18,16 @@ import (
 // Requiring every clause (not just one) is what keeps rules such as "Image ends with
 // \powershell.exe and CommandLine contains -enc" from being evaluated on every PowerShell event.
 // Literals too short to search for (1-2 bytes: "^^", "#0", a Cyrillic letter) leave their
-// rarest byte as an atom, and a field's mere presence is an atom of last resort.
+// rarest byte as an atom, numeric equality (EventID: 4624) an integer atom, and a field's mere
+// presence is an atom of last resort.
 
 // maxIndexLiteral bounds the literals the index searches for.
 const maxIndexLiteral = 256
 
 type atom struct {
-	field int    // an event field, or allValues
-	lit   string // "": the field is present; one byte: the byte occurs in the field
+	field  int    // an event field, or allValues
+	lit    string // "": the field is present; one byte: the byte occurs in the field
+	number bool   // lit is an integer (decimal) some value of the field equals
 }
 
 // allValues stands for every value of the event (keyword searches). Keyword searches of routes
@@ -94,10 +97,17 @@ func cheapest(cs []clause) clause {
 func clauseCost(c clause) float64 {
 	cost := 0.0
 	for _, a := range c {
-		cost += literalChance(a.lit)
+		if a.number {
+			cost += numberChance
+		} else {
+			cost += literalChance(a.lit)
+		}
 	}
 	return cost
 }
+
+// numberChance: one integer value of a field (EventID 4624 among a channel's events).
+const numberChance = 0.1
 
 // literalChance estimates how often an atom holds by chance in an event of its route. Presence
 // is taken as certain, so that any literal, however common, is preferred to it.
@@ -198,6 +208,10 @@ func (f *fieldMatcher) literalClauses() []clause {
 		var c clause
 		for _, fi := range fields {
 			for _, l := range lits {
+				if n, ok := strings.CutPrefix(l, numberMark); ok {
+					c = append(c, atom{field: fi, lit: n, number: true})
+					continue
+				}
 				// Any part of a required literal is required too: a bounded prefix keeps the
 				// automaton small for rules with huge values.
 				if len(l) > maxIndexLiteral {
@@ -233,9 +247,17 @@ func (f *fieldMatcher) literalClauses() []clause {
 }
 
 // valueLiterals returns folded literals one of which a value matching vm contains. Numeric
-// equality gives none: 1e6 matches 1000000 without sharing its text.
+// equality gives none (1e6 matches 1000000 without sharing its text), but an integer equality
+// gives numberMark and the integer: a value it matches reads as that integer, or is not written
+// as a plain decimal (see numberAtom).
 func valueLiterals(vm valueMatcher) ([]string, bool) {
 	switch m := vm.(type) {
+	case *numEqual:
+		n, err := strconv.ParseInt(m.integer, 10, 64)
+		if err != nil || n > maxExactFloat || n < -maxExactFloat {
+			return nil, false // not an integer, or one a float may equal without being it
+		}
+		return []string{numberMark + m.integer}, true
 	case *strMatcher:
 		var lit string
 		if m.op != opAnyValue {
@@ -281,6 +303,12 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 	return nil, false
 }
 
+// numberMark prefixes an integer atom among valueLiterals' results.
+const numberMark = "\x00number:"
+
+// maxExactFloat is 2^53: integers up to it compare as floats exactly as they do as integers.
+const maxExactFloat = 1 << 53
+
 // index is the engine's candidate index over the variants of every route. Each field is scanned
 // at most once per event, however many of the event's routes index it.
 type index struct {
@@ -288,7 +316,7 @@ type index struct {
 	fieldPos   []int32 // event field → its position in fields, or -1
 	allPos     int32   // position of the allValues index, or -1
 	apartPos   int32   // position of the apartValues index, or -1
-	presence   []presenceAtom
+	checks     []fieldCheck
 	varRef     []varRef // global variant → its route and position there
 	clauseVar  []int32  // clause → global variant
 	varClauses []uint8  // global variant → number of clauses
@@ -299,10 +327,13 @@ type varRef struct {
 	local int32 // position in the route's variants
 }
 
-// presenceAtom is an event field whose presence satisfies clauses.
-type presenceAtom struct {
+// fieldCheck is an event field whose presence, or whose holding one of some integers, satisfies
+// clauses.
+type fieldCheck struct {
 	field   int
-	clauses []int32
+	present []int32           // clauses the field's presence satisfies
+	numbers map[int64][]int32 // clauses a value equal to the integer satisfies
+	anyNum  []int32           // every clause in numbers
 }
 
 type fieldIndex struct {
@@ -331,11 +362,11 @@ func buildIndex(routes []*route, disabled bool) *index {
 		bytes   map[byte][]int32 // one-byte atoms
 	}
 	byField := map[int]*fieldLits{}
-	presence := map[int]int32{} // field → position in ix.presence
+	checks := map[int]int32{} // field → position in ix.checks
 	main := mainProduct(routes)
 	for ri, r := range routes {
 		r.always = r.always[:0]
-		r.presence = r.presence[:0]
+		r.checks = r.checks[:0]
 		routeFields := map[int]bool{}
 		for vi, v := range r.variants {
 			cs := required(v.cond)
@@ -355,16 +386,26 @@ func buildIndex(routes []*route, disabled bool) *index {
 						continue
 					}
 					seen[a] = true
-					if a.lit == "" {
-						pi, ok := presence[a.field]
+					if a.lit == "" || a.number {
+						pi, ok := checks[a.field]
 						if !ok {
-							pi = int32(len(ix.presence))
-							presence[a.field] = pi
-							ix.presence = append(ix.presence, presenceAtom{field: a.field})
+							pi = int32(len(ix.checks))
+							checks[a.field] = pi
+							ix.checks = append(ix.checks, fieldCheck{field: a.field})
 						}
-						ix.presence[pi].clauses = append(ix.presence[pi].clauses, ci)
-						if !slices.Contains(r.presence, pi) {
-							r.presence = append(r.presence, pi)
+						fc := &ix.checks[pi]
+						if a.number {
+							n, _ := strconv.ParseInt(a.lit, 10, 64)
+							if fc.numbers == nil {
+								fc.numbers = map[int64][]int32{}
+							}
+							fc.numbers[n] = append(fc.numbers[n], ci)
+							fc.anyNum = append(fc.anyNum, ci)
+						} else {
+							fc.present = append(fc.present, ci)
+						}
+						if !slices.Contains(r.checks, pi) {
+							r.checks = append(r.checks, pi)
 						}
 						continue
 					}
@@ -493,6 +534,31 @@ func mergesKeywords(r *route, main string) bool {
 	return main == "" || r.product == "" || r.product == main
 }
 
+// plainInteger reads b as a decimal integer without sign or leading zero troubles: -?[0-9]+ of
+// magnitude up to maxExactFloat. Anything else is not read (ok false).
+func plainInteger(b []byte) (n int64, ok bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n > maxExactFloat {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
 // bitset is a set of small integers.
 type bitset []uint64
 
@@ -501,20 +567,20 @@ func (b bitset) has(i int32) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
 
 // scratch is a Matcher's per-event index state.
 type scratch struct {
-	clauseHit  bitset
-	fieldOn    bitset
-	presenceOn bitset
-	varHits    []uint8
-	touched    []int32
-	cands      []int32
+	clauseHit bitset
+	fieldOn   bitset
+	checkOn   bitset
+	varHits   []uint8
+	touched   []int32
+	cands     []int32
 }
 
 func newScratch(ix *index) scratch {
 	return scratch{
-		clauseHit:  make(bitset, (len(ix.clauseVar)+63)/64),
-		fieldOn:    make(bitset, (len(ix.fields)+63)/64),
-		presenceOn: make(bitset, (len(ix.presence)+63)/64),
-		varHits:    make([]uint8, len(ix.varRef)),
+		clauseHit: make(bitset, (len(ix.clauseVar)+63)/64),
+		fieldOn:   make(bitset, (len(ix.fields)+63)/64),
+		checkOn:   make(bitset, (len(ix.checks)+63)/64),
+		varHits:   make([]uint8, len(ix.varRef)),
 	}
 }
 
@@ -600,15 +666,34 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			markBytes(fi, &present)
 		}
 	}
-	clear(s.presenceOn)
+	clear(s.checkOn)
 	for _, r := range active {
-		for _, p := range r.presence {
-			if s.presenceOn.has(p) {
+		for _, p := range r.checks {
+			if s.checkOn.has(p) {
 				continue
 			}
-			s.presenceOn.set(p)
-			if pa := &ix.presence[p]; ev.Has(pa.field) {
-				for _, c := range pa.clauses {
+			s.checkOn.set(p)
+			fc := &ix.checks[p]
+			vals := ev.Values(fc.field)
+			if len(vals) > 0 {
+				for _, c := range fc.present {
+					mark(c)
+				}
+			}
+			for j := 0; j < len(vals) && fc.anyNum != nil; j++ {
+				v := &vals[j]
+				if !textual(v) {
+					continue
+				}
+				n, ok := plainInteger(v.Raw)
+				if !ok {
+					// 0x1c, 28.0, 2.8e1: numEqual may still find it equal
+					for _, c := range fc.anyNum {
+						mark(c)
+					}
+					continue
+				}
+				for _, c := range fc.numbers[n] {
 					mark(c)
 				}
 			}
