@@ -232,8 +232,18 @@ func globMatch(p []globPiece, s []byte) bool {
 			x := p[pi]
 			switch {
 			case x.wild == '*':
-				starP, starS = pi, si
+				// Skip straight to the next place the literal after the star occurs: the
+				// positions before it would fail one by one.
+				starP = pi
 				pi++
+				if pi < len(p) && p[pi].wild == 0 && len(p[pi].lit) > 0 {
+					j := bytes.Index(s[si:], p[pi].lit)
+					if j < 0 {
+						return false
+					}
+					si += j
+				}
+				starS = si
 				continue
 			case x.wild == '?':
 				if si < len(s) {
@@ -263,7 +273,6 @@ func globMatch(p []globPiece, s []byte) bool {
 		}
 		// Let the last '*' swallow one more character and retry what followed it.
 		_, n := utf8.DecodeRune(s[starS:])
-		starS += n
-		pi, si = starP+1, starS
+		pi, si = starP, starS+n
 	}
 }
