@@ -58,18 +58,26 @@ type table struct {
 }
 
 // slot lists the literals anchored on one gram, entries[start:end]; end == 0 marks a free slot.
+// It holds a copy of the first entry, so that verifying a gram with one literal (the usual case)
+// reads the slot and, only when the check word agrees, the literal's bytes.
 type slot struct {
 	gram       uint32
 	start, end int32
+	first      entry
 }
 
-// entry is one literal anchored on a gram, with its bytes stored beside it (in data) so that
-// verifying it touches one more cache line at most.
+// entry is one literal anchored on a gram.
 type entry struct {
 	id     int32
 	offset int32  // where the anchor sits in the literal
 	start  uint32 // the literal is data[start:start+n]
 	n      uint32
+	// check is the literal's four bytes after the anchor (before it when the literal ends
+	// within four bytes of it; checkAt says where, relative to the anchor): comparing them with
+	// the text rejects most windows where only the gram matches without reading data. Literals
+	// of three bytes have none.
+	check   uint32
+	checkAt int32
 }
 
 func gram(b []byte, i, q int) uint32 {
@@ -167,10 +175,22 @@ func (b *Builder) table(q int, ids []int) table {
 		for ; i < len(anchors) && anchors[i].gram == g; i++ {
 			e := anchors[i].e
 			e.start = uint32(len(t.data))
-			t.data = append(t.data, b.lits[e.id]...)
+			l := b.lits[e.id]
+			t.data = append(t.data, l...)
+			if len(l) >= 4 {
+				e.checkAt = int32(q) // after the anchor
+				if int(e.offset)+q+4 > len(l) {
+					e.checkAt = -4 // before it
+					if e.offset < 4 {
+						e.checkAt = -e.offset // the literal's first four bytes
+					}
+				}
+				e.check = word(l, int(e.offset+e.checkAt))
+			}
 			t.entries = append(t.entries, e)
 		}
 		s.end = int32(len(t.entries))
+		s.first = t.entries[s.start]
 		k := home(g) & t.mask
 		for t.slots[k].end != 0 {
 			k = (k + 1) & t.mask
@@ -242,14 +262,34 @@ func (m *Matcher) verify(t *table, text []byte, pos int, g uint32, hit func(id i
 		if s.gram != g {
 			continue
 		}
-		for _, e := range t.entries[s.start:s.end] {
-			start := pos - int(e.offset)
-			if start >= 0 && start+int(e.n) <= len(text) && bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+e.n]) {
-				hit(int(e.id))
+		t.try(&s.first, text, pos, hit)
+		if s.end-s.start > 1 {
+			for j := range t.entries[s.start+1 : s.end] {
+				t.try(&t.entries[int(s.start)+1+j], text, pos, hit)
 			}
 		}
 		return
 	}
+}
+
+// try reports e's literal if it occurs in text with its anchor at pos.
+func (t *table) try(e *entry, text []byte, pos int, hit func(id int)) {
+	start := pos - int(e.offset)
+	if start < 0 || start+int(e.n) > len(text) {
+		return
+	}
+	if e.n >= 4 && word(text, pos+int(e.checkAt)) != e.check {
+		return
+	}
+	if bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+e.n]) {
+		hit(int(e.id))
+	}
+}
+
+// word reads four bytes of b at i (little endian).
+func word(b []byte, i int) uint32 {
+	b = b[i : i+4]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // Literal returns the literal with the given id.
