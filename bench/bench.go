@@ -40,6 +40,10 @@ const (
 	DefaultHitRate    = 0.01
 	DefaultDuration   = 3 * time.Second
 	DefaultPartitions = 3
+	// DefaultE2ERecords is the fewest records an end-to-end run produces: a smaller lane (an
+	// NDJSON file of a few thousand events) is produced as many times over as it takes, so that
+	// the run measures the pipeline's throughput rather than its start-up and fetch latency.
+	DefaultE2ERecords = 100000
 )
 
 // Config says what to measure. Zero values mean the defaults.
@@ -56,6 +60,7 @@ type Config struct {
 	SigmaGoDuration time.Duration  // sigma-go's time budget per lane (default Duration)
 	Workers         int            // goroutines of detect-N (default GOMAXPROCS)
 	Partitions      int            // partitions of the e2e topic (default DefaultPartitions)
+	E2ERecords      int            // fewest records the e2e run produces (default DefaultE2ERecords)
 	Log             *slog.Logger   // progress; nil: none
 }
 
@@ -98,6 +103,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.E2ERecords <= 0 {
+		c.E2ERecords = DefaultE2ERecords
 	}
 	if c.Partitions <= 0 {
 		c.Partitions = DefaultPartitions

@@ -131,6 +131,7 @@ type Latency struct {
 // E2E holds the phases of the end-to-end mode.
 type E2E struct {
 	Partitions       int           `json:"partitions"`
+	LaneCopies       int           `json:"lane_copies"`     // times the lane was produced (to at least Config.E2ERecords records)
 	ProduceSeconds   float64       `json:"produce_seconds"` // producing the lane into the topic (not timed)
 	JoinSeconds      float64       `json:"join_seconds"`    // pipeline start to first records fetched (group join)
 	TotalSeconds     float64       `json:"total_seconds"`   // pipeline start to last offset committed
@@ -336,8 +337,12 @@ func (r *Report) Write(w io.Writer) error {
 	}
 	for _, res := range r.Results {
 		if e := res.E2E; e != nil {
-			fmt.Fprintf(bw, "e2e %s: produced in %.1fs to %d partitions; group join %.2fs; start to last commit %.2fs = %s events/s with the join; %d alerts written to Kafka\n",
-				res.Lane, e.ProduceSeconds, e.Partitions, e.JoinSeconds, e.TotalSeconds, group(e.EventsPerSecWall), e.AlertsWritten)
+			copies := ""
+			if e.LaneCopies > 1 {
+				copies = fmt.Sprintf(" (the lane %d times over)", e.LaneCopies)
+			}
+			fmt.Fprintf(bw, "e2e %s: %d records%s produced in %.1fs to %d partitions; group join %.2fs; start to last commit %.2fs = %s events/s with the join; %d alerts written to Kafka\n",
+				res.Lane, res.Events, copies, e.ProduceSeconds, e.Partitions, e.JoinSeconds, e.TotalSeconds, group(e.EventsPerSecWall), e.AlertsWritten)
 			fmt.Fprintf(bw, "    %d batches of %.0f records on average; %d alert writes, p50 %s p99 %s; %d commits, p50 %s p99 %s\n",
 				e.Batches, e.MeanBatch, e.SinkWrites, dur(e.SinkWriteP50), dur(e.SinkWriteP99), e.Commits, dur(e.CommitP50), dur(e.CommitP99))
 		}

@@ -16,7 +16,7 @@ import (
 func benchArgs(extra ...string) []string {
 	return append([]string{"bench", "--quiet",
 		"--rules", "builtin:starter", "--rules", filepath.Join("..", "..", "bench", "testdata", "rules"),
-		"--events", "300", "--hit-rate", "0.2", "--duration", "20ms", "--sigma-go-duration", "20ms"}, extra...)
+		"--events", "300", "--hit-rate", "0.2", "--duration", "20ms", "--sigma-go-duration", "20ms", "--e2e-records", "1"}, extra...)
 }
 
 // TestBenchEveryModeAndLane runs `vigil bench --json` in every mode (e2e against kfake on
