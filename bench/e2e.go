@@ -28,6 +28,15 @@ const (
 	e2eGroup      = "vigil-bench"
 )
 
+// e2eRecords is how many records the end-to-end run of a lane of n events produces: whole
+// copies of the lane, at least least records.
+func e2eRecords(n, least int) int {
+	if n == 0 {
+		return 0
+	}
+	return n * max(1, (least+n-1)/n)
+}
+
 // e2eTimeout bounds how long the pipeline may take for one lane before the run fails.
 func e2eTimeout(n int) time.Duration { return 2*time.Minute + time.Duration(n)*100*time.Microsecond }
 
@@ -42,12 +51,13 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 	}
 	defer b.Close()
 
+	records := e2eRecords(l.len(), cfg.E2ERecords)
 	t0 := time.Now()
-	if err := produce(ctx, b.Addr, l); err != nil {
+	if err := produce(ctx, b.Addr, l, records); err != nil {
 		return Result{}, fmt.Errorf("producing the lane: %w", err)
 	}
 	produced := time.Since(t0)
-	cfg.Log.Info("lane produced", "events", l.len(), "seconds", produced.Seconds())
+	cfg.Log.Info("lane produced", "records", records, "lane_events", l.len(), "seconds", produced.Seconds())
 
 	settings := *cfg.Settings
 	settings.Kafka.Brokers = []string{b.Addr}
@@ -86,7 +96,7 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 	if err != nil {
 		return Result{}, err
 	}
-	src := &timedSource{Source: ks, want: int64(l.len()), finished: make(chan struct{})}
+	src := &timedSource{Source: ks, want: int64(records), finished: make(chan struct{})}
 	tsink := &timedSink{Sink: sink}
 	runner := &pipeline.Runner{
 		Source: src, Sinks: []stream.Sink{tsink}, DeadLetter: dlq, Stages: stages,
@@ -98,21 +108,21 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 	runErr := make(chan error, 1)
 	go func() { runErr <- runner.Run(runCtx) }()
 
-	timeout := time.NewTimer(e2eTimeout(l.len()))
+	timeout := time.NewTimer(e2eTimeout(records))
 	defer timeout.Stop()
 	select {
 	case <-src.finished:
 	case err := <-runErr:
 		ks.Close()
 		if err == nil {
-			err = fmt.Errorf("pipeline stopped after %d of %d records", src.done.Load(), l.len())
+			err = fmt.Errorf("pipeline stopped after %d of %d records", src.done.Load(), records)
 		}
 		return Result{}, err
 	case <-timeout.C:
 		stop()
 		<-runErr
 		ks.Close()
-		return Result{}, fmt.Errorf("only %d of %d records committed after %v", src.committed.Load(), l.len(), e2eTimeout(l.len()))
+		return Result{}, fmt.Errorf("only %d of %d records committed after %v", src.committed.Load(), records, e2eTimeout(records))
 	case <-ctx.Done():
 		<-runErr
 		ks.Close()
@@ -132,13 +142,14 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 	src.mu.Unlock()
 	steady := end.Sub(first).Seconds()
 	total := end.Sub(start).Seconds()
-	n := float64(l.len())
+	n := float64(records)
+	copies := records / max(l.len(), 1)
 	st := runner.Stats()
 	return Result{
-		Events:         int64(l.len()),
+		Events:         int64(records),
 		Seconds:        steady,
 		EventsPerSec:   n / steady,
-		MBPerSec:       float64(l.bytes()) / steady / 1e6,
+		MBPerSec:       float64(l.bytes()) * float64(copies) / steady / 1e6,
 		Alerts:         st.Matches.Load(),
 		AllocsPerEvent: float64(ms1.Mallocs-ms0.Mallocs) / n,
 		Rejected:       st.Rejected.Load(),
@@ -148,6 +159,7 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 		},
 		E2E: &E2E{
 			Partitions:       cfg.Partitions,
+			LaneCopies:       copies,
 			ProduceSeconds:   produced.Seconds(),
 			JoinSeconds:      first.Sub(start).Seconds(),
 			TotalSeconds:     total,
@@ -165,8 +177,9 @@ func runE2E(ctx context.Context, rs *pipeline.Ruleset, l *lane, cfg *Config) (Re
 	}, nil
 }
 
-// produce writes the lane's events, in order, round-robin over the topic's partitions.
-func produce(ctx context.Context, addr string, l *lane) error {
+// produce writes the lane's events, in order and over again until records are written,
+// round-robin over the topic's partitions.
+func produce(ctx context.Context, addr string, l *lane, records int) error {
 	w := &kafka.Writer{
 		Addr: kafka.TCP(addr), Topic: e2eEvents, Balancer: &kafka.RoundRobin{},
 		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne,
@@ -174,10 +187,10 @@ func produce(ctx context.Context, addr string, l *lane) error {
 	defer w.Close()
 	const chunk = 10000
 	msgs := make([]kafka.Message, 0, chunk)
-	for i := 0; i < l.len(); {
+	for i := 0; i < records; {
 		msgs = msgs[:0]
-		for ; i < l.len() && len(msgs) < chunk; i++ {
-			msgs = append(msgs, kafka.Message{Value: l.event(i)})
+		for ; i < records && len(msgs) < chunk; i++ {
+			msgs = append(msgs, kafka.Message{Value: l.event(i % l.len())})
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := w.WriteMessages(wctx, msgs...)
