@@ -50,8 +50,70 @@ type Vigil struct{}
 // Name is "vigil".
 func (Vigil) Name() string { return "vigil" }
 
-// Append encodes a as alert.Alert marshals.
-func (Vigil) Append(dst []byte, a *alert.Alert) ([]byte, error) { return appendJSON(dst, a) }
+// Append encodes a as alert.Alert marshals. The event is spliced in rather than marshalled:
+// encoding/json validates and compacts a json.RawMessage byte by byte, which took 13% of an
+// end-to-end run on attack traffic (most events alerting), and an alert's event is JSON the
+// decoder accepted. Only its whitespace is removed, as encoding/json would.
+func (Vigil) Append(dst []byte, a *alert.Alert) ([]byte, error) {
+	if len(a.Event) == 0 {
+		return appendJSON(dst, a)
+	}
+	shell := *a
+	shell.Event = json.RawMessage("0")
+	out, err := appendJSON(dst, &shell)
+	if err != nil {
+		return dst, err
+	}
+	// The first `,"event":0` is the placeholder: inside a JSON string every quote is escaped,
+	// and no key before "event" is named so.
+	at := bytes.Index(out[len(dst):], eventPlaceholder)
+	if at < 0 {
+		return dst, fmt.Errorf("encode alert: no event placeholder in %.100s", out[len(dst):])
+	}
+	at += len(dst) + len(eventPlaceholder) - 1
+	rest := append([]byte(nil), out[at+1:]...)
+	out = appendCompact(out[:at], a.Event)
+	return append(out, rest...), nil
+}
+
+var eventPlaceholder = []byte(`,"event":0`)
+
+// appendCompact appends the JSON text src without the whitespace between its tokens; src must
+// be valid JSON.
+func appendCompact(dst, src []byte) []byte {
+	for i := 0; i < len(src); {
+		switch c := src[i]; c {
+		case ' ', '\t', '\n', '\r':
+			i++
+		case '"':
+			end := i + 1
+			for {
+				q := bytes.IndexByte(src[end:], '"')
+				if q < 0 {
+					return append(dst, src[i:]...) // not valid JSON: left as it is
+				}
+				end += q + 1
+				backslashes := 0
+				for k := end - 2; k > i && src[k] == '\\'; k-- {
+					backslashes++
+				}
+				if backslashes%2 == 0 {
+					break // an unescaped quote ends the string
+				}
+			}
+			dst = append(dst, src[i:end]...)
+			i = end
+		default:
+			j := i + 1
+			for j < len(src) && src[j] != '"' && src[j] != ' ' && src[j] != '\t' && src[j] != '\n' && src[j] != '\r' {
+				j++
+			}
+			dst = append(dst, src[i:j]...)
+			i = j
+		}
+	}
+	return dst
+}
 
 // appendJSON marshals v without HTML escaping (alerts carry command lines full of < and &).
 func appendJSON(dst []byte, v any) ([]byte, error) {

@@ -1,6 +1,7 @@
 package alertfmt
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -72,6 +73,46 @@ func TestVigilIsTheContract(t *testing.T) {
 	}
 	if _, err := New("xml", Options{}); err == nil {
 		t.Error("unknown format accepted")
+	}
+}
+
+// The event is spliced in rather than marshalled (see Vigil.Append): the result must be
+// byte for byte what encoding/json writes, whatever the event's spacing and escapes and whatever
+// the other fields hold.
+func TestVigilSplicesTheEventAsEncodingJSONWould(t *testing.T) {
+	events := []string{
+		`{"a":1}`, `{ "a" : 1 , "b" : [ 1 , 2 ] }`, "{\n\t\"a\": \"x y\",\r\n \"b\": {\"c\": null}\n}",
+		`{"CommandLine":"cmd /c \"echo \\\" > x\" & <y>","Image":"C:\\Windows\\","q":"\\"}`,
+		`{"u":"é ü \u2028 \ud83d\ude00","n":-1.5e3,"t":true,"f":false,"z":null,"e":"","s":" "}`,
+		`{"nested":{"deep":[{"x":"\"event\":0"},[],{}]}}`,
+	}
+	var indented bytes.Buffer
+	for _, ev := range events[:len(events):len(events)] {
+		indented.Reset()
+		if err := json.Indent(&indented, []byte(ev), "", "   "); err != nil {
+			t.Fatalf("%s: %v", ev, err)
+		}
+		events = append(events, indented.String())
+	}
+	for i, ev := range events {
+		a := detection()
+		a.Event = json.RawMessage(ev)
+		if i%2 == 1 {
+			a.Rule.Title = `tricky ,"event":0 title`
+			a.Score = 0
+			a.Group = map[string]string{"event": "0"}
+		}
+		got, err := Vigil{}.Append([]byte("x"), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := appendJSON([]byte("x"), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("event %q:\n got %s\nwant %s", ev, got, want)
+		}
 	}
 }
 
@@ -298,6 +339,21 @@ func TestOCSFValidatorCatchesMistakes(t *testing.T) {
 	for _, w := range []string{"f.nonsense: not an attribute", "f.class_uid: required", "f.severity_id: 7 is not in the enumeration", "f.time: want an integer"} {
 		if !strings.Contains(errs, w) {
 			t.Errorf("validator missed %q:\n%s", w, errs)
+		}
+	}
+}
+
+// BenchmarkVigilAppend: one detection alert carrying a 1.5 KB Sysmon event, as written to Kafka.
+func BenchmarkVigilAppend(b *testing.B) {
+	a := detection()
+	a.Event = json.RawMessage(`{"Channel":"Microsoft-Windows-Sysmon/Operational","CommandLine":"reg  query \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\" /v CurrentBuildNumber","Company":"Microsoft Corporation","Computer":"ar-win-dc.attackrange.local","CurrentDirectory":"C:\\Users\\Administrator\\Downloads\\","Description":"Registry Console Tool","EventID":1,"EventRecordID":8999629,"FileVersion":"10.0.20348.1 (WinBuild.160101.0800)","Hashes":"SHA1=E65FAA187D27D84106B78B909C06D405837EC64E,MD5=EB20E119AAF500E2752DC5A588B54C12,SHA256=C6A168C81654F5901E864C8FD61FA54F084CD8B2E0A8AC1B83EACF9EB4484F75,IMPHASH=E23A24F7BA9B35B3E9706724F6749860","Image":"C:\\Windows\\System32\\reg.exe","IntegrityLevel":"High","LogonGuid":"5AA13A44-568F-68FB-E39A-520000000000","LogonId":"0x529ae3","OriginalFileName":"reg.exe","ParentCommandLine":"\"C:\\Windows\\System32\\cmd.exe\" ","ParentImage":"C:\\Windows\\System32\\cmd.exe","ParentProcessGuid":"5AA13A44-0FEC-68FC-281E-000000004002","ParentProcessId":"6304","ProcessGuid":"5AA13A44-D441-68FC-E330-000000004002","ProcessId":"7112","Product":"Microsoft® Windows® Operating System","User":"ATTACKRANGE\\Administrator","UtcTime":"2025-10-25 13:44:33.433"}`)
+	var buf []byte
+	b.SetBytes(int64(len(a.Event)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = (Vigil{}).Append(buf[:0], a); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
