@@ -37,6 +37,9 @@ type Alert struct {
 	// eval --explain`).
 	Explain json.RawMessage `json:"explain,omitempty"`
 
+	// EventCompact says Event has no whitespace outside its strings, as the decoder found: the
+	// Vigil format then copies it as it is instead of compacting it. Not serialised.
+	EventCompact bool `json:"-"`
 	// Fields holds the event fields later stages read (correlation group-by and value fields),
 	// extracted while the event was decoded. Not serialised.
 	Fields map[string][]string `json:"-"`

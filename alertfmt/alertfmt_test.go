@@ -86,6 +86,23 @@ func TestVigilSplicesTheEventAsEncodingJSONWould(t *testing.T) {
 		`{"u":"é ü \u2028 \ud83d\ude00","n":-1.5e3,"t":true,"f":false,"z":null,"e":"","s":" "}`,
 		`{"nested":{"deep":[{"x":"\"event\":0"},[],{}]}}`,
 	}
+	// The decoder tolerates raw control characters in strings, which JSON and encoding/json do
+	// not: they come out escaped, the alert valid JSON.
+	for _, ev := range []string{"{\"a\":\"tab\there\",\"b\": \"\x01\"}", "{\"a\":\"x\ny\"}"} {
+		a := detection()
+		a.Event = json.RawMessage(ev)
+		got, err := Vigil{}.Append(nil, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(got, &m); err != nil {
+			t.Fatalf("%q: alert is not JSON: %v\n%s", ev, err, got)
+		}
+		if e := m["event"].(map[string]any); !strings.Contains(e["a"].(string), "\t") && !strings.Contains(e["a"].(string), "\n") {
+			t.Errorf("%q: control character lost: %q", ev, e["a"])
+		}
+	}
 	var indented bytes.Buffer
 	for _, ev := range events[:len(events):len(events)] {
 		indented.Reset()
@@ -97,10 +114,21 @@ func TestVigilSplicesTheEventAsEncodingJSONWould(t *testing.T) {
 	for i, ev := range events {
 		a := detection()
 		a.Event = json.RawMessage(ev)
-		if i%2 == 1 {
-			a.Rule.Title = `tricky ,"event":0 title`
-			a.Score = 0
-			a.Group = map[string]string{"event": "0"}
+		var compact bytes.Buffer
+		a.EventCompact = json.Compact(&compact, []byte(ev)) == nil && compact.String() == ev
+		switch i % 4 {
+		case 1:
+			a.Rule.Title = "odd \"title\" \\ <&> \b\f\n\r\t\x01\x7f \u2028\u2029 é \xff end"
+			a.Rule.Name, a.Rule.Tags = "named", nil
+			a.Score, a.Count = 0, 3
+			a.Group = map[string]string{"z": "1", "a\"b": "2", "m": ""}
+			a.Entities = alert.Entities{User: nil, Host: []string{}, IP: []string{"::1", "1.2.3.4"}}
+		case 2:
+			a.Source = nil
+			a.Time = time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", -3*3600-1800))
+		case 3:
+			a.Event = nil
+			a.Time = time.Time{}
 		}
 		got, err := Vigil{}.Append([]byte("x"), a)
 		if err != nil {
@@ -343,17 +371,23 @@ func TestOCSFValidatorCatchesMistakes(t *testing.T) {
 	}
 }
 
-// BenchmarkVigilAppend: one detection alert carrying a 1.5 KB Sysmon event, as written to Kafka.
+// BenchmarkVigilAppend: one detection alert carrying a 1.5 KB Sysmon event, as written to Kafka,
+// for an event the decoder found compact and for one it did not.
 func BenchmarkVigilAppend(b *testing.B) {
 	a := detection()
 	a.Event = json.RawMessage(`{"Channel":"Microsoft-Windows-Sysmon/Operational","CommandLine":"reg  query \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\" /v CurrentBuildNumber","Company":"Microsoft Corporation","Computer":"ar-win-dc.attackrange.local","CurrentDirectory":"C:\\Users\\Administrator\\Downloads\\","Description":"Registry Console Tool","EventID":1,"EventRecordID":8999629,"FileVersion":"10.0.20348.1 (WinBuild.160101.0800)","Hashes":"SHA1=E65FAA187D27D84106B78B909C06D405837EC64E,MD5=EB20E119AAF500E2752DC5A588B54C12,SHA256=C6A168C81654F5901E864C8FD61FA54F084CD8B2E0A8AC1B83EACF9EB4484F75,IMPHASH=E23A24F7BA9B35B3E9706724F6749860","Image":"C:\\Windows\\System32\\reg.exe","IntegrityLevel":"High","LogonGuid":"5AA13A44-568F-68FB-E39A-520000000000","LogonId":"0x529ae3","OriginalFileName":"reg.exe","ParentCommandLine":"\"C:\\Windows\\System32\\cmd.exe\" ","ParentImage":"C:\\Windows\\System32\\cmd.exe","ParentProcessGuid":"5AA13A44-0FEC-68FC-281E-000000004002","ParentProcessId":"6304","ProcessGuid":"5AA13A44-D441-68FC-E330-000000004002","ProcessId":"7112","Product":"Microsoft® Windows® Operating System","User":"ATTACKRANGE\\Administrator","UtcTime":"2025-10-25 13:44:33.433"}`)
-	var buf []byte
-	b.SetBytes(int64(len(a.Event)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var err error
-		if buf, err = (Vigil{}).Append(buf[:0], a); err != nil {
-			b.Fatal(err)
-		}
+	for _, compact := range []bool{true, false} {
+		b.Run(fmt.Sprintf("compact=%v", compact), func(b *testing.B) {
+			a.EventCompact = compact // false: the event is compacted on the way
+			var buf []byte
+			b.SetBytes(int64(len(a.Event)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = (Vigil{}).Append(buf[:0], a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -74,6 +74,9 @@ type Event struct {
 	// a map lookup.
 	keys []cachedKey
 	odd  int32 // first field expected to be scalar that held an object, or -1
+	// loose: the event has whitespace outside its strings, or raw control characters inside
+	// them (see Compact)
+	loose bool
 }
 
 type cachedKey struct {
@@ -103,6 +106,11 @@ func (e *Event) Has(f int) bool { s := e.spans[f]; return s.hi > s.lo }
 
 // All returns every string, number and boolean value in the event when the schema collects them.
 func (e *Event) All() []Value { return e.all }
+
+// Compact reports whether the decoded event has no whitespace outside its strings and no raw
+// control characters inside them (the decoder tolerates those; JSON does not): Raw is then
+// exactly what encoding/json's Compact returns, and can be copied into alerts as it is.
+func (e *Event) Compact() bool { return !e.loose }
 
 // UnexpectedType returns the first field that the schema expects to hold scalars (see
 // Schema.ExpectScalar) but that holds an object in this event.
@@ -166,6 +174,7 @@ func (ev *Event) reset(s *Schema, raw []byte) {
 	ev.buf = ev.buf[:0]
 	ev.Raw = raw
 	ev.odd = -1
+	ev.loose = false
 }
 
 type decoder struct {
@@ -185,6 +194,7 @@ func (d *decoder) ws() {
 		switch d.raw[d.pos] {
 		case ' ', '\t', '\n', '\r':
 			d.pos++
+			d.ev.loose = true
 		default:
 			return
 		}
@@ -421,10 +431,11 @@ func (d *decoder) str() (s []byte, escaped bool, err error) {
 	start := d.pos + 1
 	for p := start; ; p++ {
 		// Skip ordinary bytes 8 at a time; the word may run past the string's end (never past
-		// raw's), which is harmless since it stops at the first quote or backslash.
+		// raw's), which is harmless since it stops at the first quote, backslash or control
+		// character.
 		for p+8 <= len(raw) {
 			x := binary.LittleEndian.Uint64(raw[p:])
-			if m := zeroMask(x^(ones*'"')) | zeroMask(x^(ones*'\\')); m != 0 {
+			if m := zeroMask(x^(ones*'"')) | zeroMask(x^(ones*'\\')) | belowMask(x, 0x20); m != 0 {
 				p += bits.TrailingZeros64(m) >> 3
 				break
 			}
@@ -435,6 +446,9 @@ func (d *decoder) str() (s []byte, escaped bool, err error) {
 		}
 		c := raw[p]
 		if c != '"' && c != '\\' {
+			if c < 0x20 {
+				d.ev.loose = true
+			}
 			continue
 		}
 		if c == '"' {
@@ -646,6 +660,9 @@ const (
 // zeroMask flags (high bit) the first zero byte of x exactly; flags above it may be false
 // positives from the borrow, which is fine as only the first is used.
 func zeroMask(x uint64) uint64 { return (x - ones) &^ x & highs }
+
+// belowMask flags (high bit) the first byte of x below b (b <= 0x80) exactly, like zeroMask.
+func belowMask(x uint64, b byte) uint64 { return (x - ones*uint64(b)) &^ x & highs }
 
 // upperMask flags (high bit) exactly the bytes of x in 'A'..'Z'. It compares the low 7 bits of
 // each byte, where adding cannot carry into the next byte, then drops non-ASCII bytes.

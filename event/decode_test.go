@@ -1,6 +1,8 @@
 package event
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -229,6 +231,28 @@ func TestTimeDoesNotAllocate(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(100, func() { v.Time() }); n != 0 {
 			t.Errorf("%s: %.0f allocations", ts, n)
+		}
+	}
+}
+
+// Compact must agree with encoding/json: true exactly when compacting would change nothing
+// (alerts then copy the event as it is).
+func TestCompactAgreesWithEncodingJSON(t *testing.T) {
+	s := NewSchema()
+	s.Add("a")
+	s.Add("n.x")
+	var ev Event
+	for _, raw := range []string{
+		`{"a":1}`, `{"a":"x y","b":[1,2,{"c":" "}],"n":{"x":"\" \\"}}`, `{"a": 1}`, ` {"a":1}`, "{\"a\":1}\n",
+		`{"a":[1, 2]}`, `{"b":{"c" :1}}`, `{"n":{"x":1 }}`, "{\"a\":\"\tq\"}", "{\"a\":\"0123456789\x01\"}", "{\"zz\":\"\x1f\"}", `{}`, `{ }`,
+	} {
+		if err := s.Decode([]byte(raw), &ev, Limits{}); err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		var buf bytes.Buffer
+		err := json.Compact(&buf, []byte(raw)) // fails on raw control characters
+		if want := err == nil && buf.String() == raw; ev.Compact() != want {
+			t.Errorf("%q: Compact() = %v, want %v", raw, ev.Compact(), want)
 		}
 	}
 }

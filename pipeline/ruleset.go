@@ -154,15 +154,17 @@ func (rs *Ruleset) detectionAlert(ri int, ev *event.Event, raw []byte, t time.Ti
 		tags = []string{}
 	}
 	a := &alert.Alert{
-		ID:         alert.ID([]byte(alert.KindDetection), []byte(r.Key()), raw),
-		Time:       t,
-		Kind:       alert.KindDetection,
-		Rule:       alert.Rule{ID: r.ID, Title: r.Title, Level: r.Level, Tags: tags, Name: r.Name},
-		Score:      alert.LevelScore(r.Level),
-		Entities:   rs.entities.Extract(ev),
-		Event:      raw,
-		RuleIndex:  ri,
-		Suppressed: rs.suppress[ri],
+		ID:       alert.ID([]byte(alert.KindDetection), []byte(r.Key()), raw),
+		Time:     t,
+		Kind:     alert.KindDetection,
+		Rule:     alert.Rule{ID: r.ID, Title: r.Title, Level: r.Level, Tags: tags, Name: r.Name},
+		Score:    alert.LevelScore(r.Level),
+		Entities: rs.entities.Extract(ev),
+		Event:    raw,
+		// raw is the decoded event, or a copy of it (records converted from other formats)
+		EventCompact: ev.Compact(),
+		RuleIndex:    ri,
+		Suppressed:   rs.suppress[ri],
 	}
 	if topic != "" {
 		a.Source = &alert.Source{Topic: topic, Partition: partition, Offset: offset}
