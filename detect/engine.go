@@ -77,6 +77,7 @@ type Engine struct {
 	index         *index          // the candidate index over all of them
 	conditions    int             // distinct compiled conditions
 	explain       [][]ruleVariant // per rule, its routes and compiled conditions (for Explain)
+	noValueCache  bool            // new matchers start with the value cache off
 }
 
 type route struct {
@@ -492,13 +493,28 @@ type Matcher struct {
 
 // NewMatcher returns a Matcher for e.
 func (e *Engine) NewMatcher() *Matcher {
-	return &Matcher{
+	m := &Matcher{
 		eng:     e,
 		scratch: newScratch(e.index),
 		matched: make(bitset, (len(e.Rules)+63)/64),
 		tried:   make(bitset, (e.conditions+63)/64),
 		routeOn: make(bitset, (len(e.routes)+63)/64),
 	}
+	m.scratch.noCache = e.noValueCache
+	return m
+}
+
+// CacheValues turns the value cache on (the default) or off (see valuecache.go). Off, every
+// value is scanned: for benchmarks that replay a few events, whose values would all recur.
+func (m *Matcher) CacheValues(on bool) { m.scratch.noCache = !on }
+
+// CacheValues sets whether matchers created from now on use the value cache (by default they
+// do). Call it before the engine is shared.
+func (e *Engine) CacheValues(on bool) { e.noValueCache = !on }
+
+// ValueCacheStats returns how many values the matcher looked up in its value cache, and found.
+func (m *Matcher) ValueCacheStats() (lookups, hits uint64) {
+	return m.scratch.cache.lookups, m.scratch.cache.hits
 }
 
 // RuleCost is the sampled evaluation cost of one rule.

@@ -196,3 +196,53 @@ func TestIntegerAtomsKeepEveryNumericSpelling(t *testing.T) {
 		}
 	}
 }
+
+// The value cache replays what the index found in a recurring value: over a stream whose values
+// recur (and whose distinct values overflow the cache's slots and arena), with every event seen
+// twice in a row besides, matches are the same with it and without it.
+func TestValueCacheChangesNothing(t *testing.T) {
+	e := Compile(corpusRules(t), Options{})
+	events := append(generatedEvents(6000), regressionEvents(t)...)
+	events = append(events, literalSoup(e, events, 1000)...)
+	cached, plain := e.NewMatcher(), e.NewMatcher()
+	plain.CacheValues(false)
+	for pass := 0; pass < 2; pass++ {
+		for _, ev := range events {
+			b, _ := plain.Match(ev)
+			for range 2 { // the second time, every cached value of the event is found
+				a, _ := cached.Match(ev)
+				if !slices.Equal(a, b) {
+					t.Fatalf("event %.200s\nwith the cache %v\nwithout %v", ev, names(e, a), names(e, b))
+				}
+			}
+		}
+	}
+	lookups, hits := cached.ValueCacheStats()
+	if hits == 0 || hits == lookups {
+		t.Fatalf("the cache was not exercised: %d hits of %d lookups", hits, lookups)
+	}
+	if l, _ := plain.ValueCacheStats(); l != 0 {
+		t.Fatalf("CacheValues(false) still looked up %d values", l)
+	}
+	t.Logf("%d events twice, %d of %d lookups found", len(events), hits, lookups)
+}
+
+// Byte atoms (literals too short to search for) are replayed from the cache too.
+func TestValueCacheKeepsByteAtoms(t *testing.T) {
+	src := ruleWithLogsource("{product: test}", "  sel: {CommandLine|contains: '^^'}\n  condition: sel") + "---\n" +
+		strings.Replace(ruleWithLogsource("{product: test}", "  sel: {CommandLine|contains|all: ['ab', 'cd']}\n  condition: sel"), "0001", "0002", 1)
+	e := compileRouted(t, src, Options{NoRouting: true})
+	m := e.NewMatcher()
+	for i := range 3 {
+		got, err := m.Match([]byte(`{"CommandLine":"cmd /c p^^o^^w^^e^^r^^s^^h^^e^^l^^l ab cd"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("pass %d: %d rules matched, want 2", i, len(got))
+		}
+	}
+	if _, hits := m.ValueCacheStats(); hits != 2 {
+		t.Fatalf("%d cache hits, want 2", hits)
+	}
+}

@@ -573,6 +573,8 @@ type scratch struct {
 	varHits   []uint8
 	touched   []int32
 	cands     []int32
+	cache     valueCache
+	noCache   bool
 }
 
 func newScratch(ix *index) scratch {
@@ -581,6 +583,7 @@ func newScratch(ix *index) scratch {
 		fieldOn:   make(bitset, (len(ix.fields)+63)/64),
 		checkOn:   make(bitset, (len(ix.checks)+63)/64),
 		varHits:   make([]uint8, len(ix.varRef)),
+		cache:     newValueCache(len(ix.fields)),
 	}
 }
 
@@ -605,14 +608,41 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			mark(c)
 		}
 	}
-	scan := func(fi *fieldIndex, v *event.Value, present *[4]uint64) {
-		if fi.lits != nil {
-			fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
+	scan := func(pos int32, v *event.Value, present *[4]uint64) {
+		fi := &ix.fields[pos]
+		var fc *fieldCache
+		var sl *cacheSlot
+		var h uint64
+		if !s.noCache {
+			var found bool
+			if fc, sl, h, found = s.cache.lookup(pos, v.Lower); found {
+				for _, p := range sl.lits[:sl.nlits] {
+					hit(int(p), fi)
+				}
+				for i := range present {
+					present[i] |= sl.present[i]
+				}
+				return
+			}
 		}
+		s.cache.lits = s.cache.lits[:0]
+		if fi.lits != nil {
+			fi.lits.Scan(v.Lower, func(p int) {
+				s.cache.lits = append(s.cache.lits, int32(p))
+				hit(p, fi)
+			})
+		}
+		var mine [4]uint64 // the bytes of this value
 		if fi.bytes != nil {
 			for _, c := range v.Lower {
-				present[c>>6] |= 1 << (c & 63)
+				mine[c>>6] |= 1 << (c & 63)
 			}
+			for i := range present {
+				present[i] |= mine[i]
+			}
+		}
+		if fc != nil {
+			fc.remember(sl, h, v.Lower, s.cache.lits, &mine)
 		}
 	}
 	markBytes := func(fi *fieldIndex, present *[4]uint64) {
@@ -635,13 +665,13 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			if !textual(v) {
 				continue
 			}
-			fi := &ix.fields[ix.allPos]
+			pos := ix.allPos
 			if int(v.Field) >= 0 && int(v.Field) < len(ix.fieldPos) && ix.fieldPos[v.Field] >= 0 {
-				fi = &ix.fields[ix.fieldPos[v.Field]]
+				pos = ix.fieldPos[v.Field]
 			}
 			var present [4]uint64
-			scan(fi, v, &present)
-			markBytes(fi, &present)
+			scan(pos, v, &present)
+			markBytes(&ix.fields[pos], &present)
 		}
 	}
 	for _, r := range active {
@@ -660,7 +690,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			}
 			for j := range vals {
 				if v := &vals[j]; textual(v) {
-					scan(fi, v, &present)
+					scan(f, v, &present)
 				}
 			}
 			markBytes(fi, &present)

@@ -37,6 +37,7 @@ type Metrics struct {
 	BatchSize        prometheus.Histogram   // records per processed batch
 	RuleEvalTime     *prometheus.CounterVec // rule_id: sampled evaluation seconds
 	RuleEvals        *prometheus.CounterVec // rule_id: sampled evaluations
+	ValueCache       *prometheus.CounterVec // result: hit, miss
 	EventBytes       prometheus.Counter     // bytes of events consumed
 	Up               *prometheus.GaugeVec   // component: 1 ready, 0 not
 	Extra            map[string]prometheus.Collector
@@ -101,6 +102,9 @@ func New(version string) *Metrics {
 	m.RuleEvals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vigil_rule_evals_total", Help: "Sampled evaluations of each rule.",
 	}, []string{"rule_id"})
+	m.ValueCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigil_value_cache_lookups_total", Help: "Event values looked up in the detection workers' value caches (what the candidate index found in recent values), by result: hit or miss.",
+	}, []string{"result"})
 	m.Up = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vigil_component_up", Help: "1 when a component (source, sink, rules) is healthy.",
 	}, []string{"component"})
@@ -110,7 +114,7 @@ func New(version string) *Metrics {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 	for _, c := range []prometheus.Collector{m.Events, m.EventBytes, m.Rejected, m.RuleMatches, m.Alerts, m.ProcessingTime,
 		m.DetectionLatency, m.ConsumerLag, m.Commits, m.SinkErrors, m.RulesLoaded, m.RuleLoadErrors, m.Reloads,
-		m.BatchSize, m.RuleEvalTime, m.RuleEvals, m.Up, build,
+		m.BatchSize, m.RuleEvalTime, m.RuleEvals, m.ValueCache, m.Up, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -55,11 +55,14 @@ func (c *ruleCosts) add(rs *Ruleset, costs []detect.RuleCost) {
 	}
 }
 
-// costSampler is a worker's side: it flushes its matcher's samples now and then.
+// costSampler is a worker's side: it flushes its matcher's samples now and then, and its value
+// cache counts with them.
 type costSampler struct {
 	costs *ruleCosts
 	buf   []detect.RuleCost
 	last  time.Time
+	// the matcher's value cache counts already published
+	lookups, hits uint64
 }
 
 // attach starts sampling on a new matcher.
@@ -71,6 +74,7 @@ func (s *costSampler) attach(m *detect.Matcher, every int) {
 		every = defaultCostSampleEvery
 	}
 	m.SampleCosts(every)
+	s.lookups, s.hits = 0, 0
 }
 
 // flush publishes the matcher's samples when costFlushInterval has passed, or when force is set
@@ -87,4 +91,8 @@ func (s *costSampler) flush(rs *Ruleset, m *detect.Matcher, force bool) {
 	clear(buf)
 	m.TakeCosts(buf)
 	s.costs.add(rs, buf)
+	lookups, hits := m.ValueCacheStats()
+	s.costs.m.ValueCache.WithLabelValues("hit").Add(float64(hits - s.hits))
+	s.costs.m.ValueCache.WithLabelValues("miss").Add(float64((lookups - hits) - (s.lookups - s.hits)))
+	s.lookups, s.hits = lookups, hits
 }

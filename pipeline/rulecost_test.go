@@ -45,3 +45,26 @@ func TestRuleCostsBoundedSeries(t *testing.T) {
 		t.Error("no time recorded")
 	}
 }
+
+// The value cache's counts reach the metrics with the costs, as increments since the last flush.
+func TestValueCacheMetrics(t *testing.T) {
+	set := &rules.Set{}
+	set.Add("r.yml", []byte("title: a\nid: a\nlogsource: {product: test}\ndetection:\n  sel: {F|contains: needle}\n  condition: sel\n"))
+	rs := Compile(set, RuleOptions{Detect: detect.Options{NoRouting: true}})
+	m := metrics.New("test")
+	s := costSampler{costs: newRuleCosts(m, 2)}
+	matcher := rs.Detect.NewMatcher()
+	s.attach(matcher, 1)
+	for range 2 {
+		for range 3 {
+			if _, err := matcher.Match([]byte(`{"F":"a needle in a long haystack"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.flush(rs, matcher, true)
+	}
+	hit, miss := testutil.ToFloat64(m.ValueCache.WithLabelValues("hit")), testutil.ToFloat64(m.ValueCache.WithLabelValues("miss"))
+	if hit != 5 || miss != 1 {
+		t.Errorf("value cache: %v hits and %v misses, want 5 and 1", hit, miss)
+	}
+}
