@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/vigil-detect/vigil/alert"
+	"github.com/vigil-detect/vigil/internal/jsonstr"
 )
 
 // Encoder appends one alert as a JSON object (no newline) to dst.
@@ -64,22 +64,22 @@ func (Vigil) Append(dst []byte, a *alert.Alert) ([]byte, error) {
 		return appendJSON(dst, a)
 	}
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, a.ID)
+	dst = jsonstr.Append(dst, a.ID)
 	dst = append(dst, `,"time":"`...)
 	dst = a.Time.AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","kind":`...)
-	dst = appendString(dst, a.Kind)
+	dst = jsonstr.Append(dst, a.Kind)
 	dst = append(dst, `,"rule":{"id":`...)
-	dst = appendString(dst, a.Rule.ID)
+	dst = jsonstr.Append(dst, a.Rule.ID)
 	dst = append(dst, `,"title":`...)
-	dst = appendString(dst, a.Rule.Title)
+	dst = jsonstr.Append(dst, a.Rule.Title)
 	dst = append(dst, `,"level":`...)
-	dst = appendString(dst, a.Rule.Level)
+	dst = jsonstr.Append(dst, a.Rule.Level)
 	dst = append(dst, `,"tags":`...)
 	dst = appendStrings(dst, a.Rule.Tags)
 	if a.Rule.Name != "" {
 		dst = append(dst, `,"name":`...)
-		dst = appendString(dst, a.Rule.Name)
+		dst = jsonstr.Append(dst, a.Rule.Name)
 	}
 	dst = append(dst, `},"score":`...)
 	dst = strconv.AppendInt(dst, int64(a.Score), 10)
@@ -104,9 +104,9 @@ func (Vigil) Append(dst []byte, a *alert.Alert) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = jsonstr.Append(dst, k)
 			dst = append(dst, ':')
-			dst = appendString(dst, a.Group[k])
+			dst = jsonstr.Append(dst, a.Group[k])
 		}
 		dst = append(dst, '}')
 	}
@@ -116,7 +116,7 @@ func (Vigil) Append(dst []byte, a *alert.Alert) ([]byte, error) {
 	}
 	if s := a.Source; s != nil {
 		dst = append(dst, `,"source":{"topic":`...)
-		dst = appendString(dst, s.Topic)
+		dst = jsonstr.Append(dst, s.Topic)
 		dst = append(dst, `,"partition":`...)
 		dst = strconv.AppendInt(dst, int64(s.Partition), 10)
 		dst = append(dst, `,"offset":`...)
@@ -136,61 +136,9 @@ func appendStrings(dst []byte, ss []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, s)
+		dst = jsonstr.Append(dst, s)
 	}
 	return append(dst, ']')
-}
-
-// appendString writes s as encoding/json does without HTML escaping: quotes, backslashes and
-// control characters escaped (\b \f \n \r \t by name), U+2028 and U+2029 escaped, invalid UTF-8
-// replaced by \ufffd.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // appendCompact appends the JSON text src without the whitespace between its tokens, and with
