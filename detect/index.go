@@ -249,7 +249,7 @@ func (f *fieldMatcher) literalClauses() []clause {
 // valueLiterals returns folded literals one of which a value matching vm contains. Numeric
 // equality gives none (1e6 matches 1000000 without sharing its text), but an integer equality
 // gives numberMark and the integer: a value it matches reads as that integer, or is not written
-// as a plain decimal (see numberAtom).
+// as a plain decimal (see fieldCheck and candidates).
 func valueLiterals(vm valueMatcher) ([]string, bool) {
 	switch m := vm.(type) {
 	case *numEqual:
