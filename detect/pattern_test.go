@@ -39,3 +39,32 @@ func TestGlobMatchAgainstRegexp(t *testing.T) {
 		}
 	}
 }
+
+// classRun.present probes one position in n: it must agree with a byte-by-byte count.
+func TestClassRunAgainstCounting(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	c := &classRun{}
+	for _, x := range "0123456789abcdefABCDEF" {
+		c.in[x] = true
+	}
+	for i := 0; i < 20000; i++ {
+		c.n = 1 + r.Intn(12)
+		b := make([]byte, r.Intn(60))
+		for j := range b {
+			alphabet := "0a9Fx g-\xc3"
+			b[j] = alphabet[r.Intn(len(alphabet))]
+		}
+		want, run := false, 0
+		for _, x := range b {
+			if x < 0x80 && c.in[x] {
+				run++
+			} else {
+				run = 0
+			}
+			want = want || run >= c.n
+		}
+		if got := c.present(b); got != want {
+			t.Fatalf("run of %d in %q: %v, want %v", c.n, b, got, want)
+		}
+	}
+}

@@ -1011,15 +1011,23 @@ func asciiClass(re *syntax.Regexp) *classRun {
 	return c
 }
 
+// present reports whether b holds a run of c.n members. Such a run covers one of the positions
+// n-1, 2n-1, ...: only those are probed, and the run around a probe that is a member measured.
 func (c *classRun) present(b []byte) bool {
-	run := 0
-	for _, x := range b {
-		if x < 0x80 && c.in[x] {
-			if run++; run >= c.n {
-				return true
-			}
-		} else {
-			run = 0
+	in := func(x byte) bool { return x < 0x80 && c.in[x] }
+	for i := c.n - 1; i < len(b); i += c.n {
+		if !in(b[i]) {
+			continue
+		}
+		lo, hi := i, i+1
+		for lo > 0 && in(b[lo-1]) {
+			lo--
+		}
+		for hi < len(b) && in(b[hi]) {
+			hi++
+		}
+		if hi-lo >= c.n {
+			return true
 		}
 	}
 	return false
