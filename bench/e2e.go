@@ -29,7 +29,7 @@ const (
 )
 
 // e2eRecords is how many records the end-to-end run of a lane of n events produces: whole
-// copies of the lane, at least least records.
+// copies of the lane, together at least least records (one copy at the very least).
 func e2eRecords(n, least int) int {
 	if n == 0 {
 		return 0
