@@ -28,13 +28,13 @@ const (
 	e2eGroup      = "vigil-bench"
 )
 
-// e2eRecords is how many records the end-to-end run of a lane of n events produces: whole
-// copies of the lane, together at least least records (one copy at the very least).
-func e2eRecords(n, least int) int {
+// e2eRecords is how many records the end-to-end run of a lane of n events produces: as many
+// whole copies of the lane as make atLeast records, one at the fewest.
+func e2eRecords(n, atLeast int) int {
 	if n == 0 {
 		return 0
 	}
-	return n * max(1, (least+n-1)/n)
+	return n * max(1, (atLeast+n-1)/n)
 }
 
 // e2eTimeout bounds how long the pipeline may take for one lane before the run fails.
