@@ -15,10 +15,11 @@ test: ## run every test (the SigmaHQ conformance tests need ../shared; they skip
 	$(GO) test -count=1 -timeout 15m ./...
 
 FUZZTIME ?= 10s
-fuzz-smoke: ## fuzz event decoding, rule loading and condition parsing briefly (seeds in testdata/fuzz)
+fuzz-smoke: ## fuzz event decoding, rule loading, condition parsing and alert event compaction briefly (seeds in testdata/fuzz)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./event
 	$(GO) test -run '^$$' -fuzz '^FuzzSetAdd$$' -fuzztime $(FUZZTIME) ./rules
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime $(FUZZTIME) ./detect
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendCompact$$' -fuzztime $(FUZZTIME) ./alertfmt
 
 crash-long: ## the crash-and-restart test with many kills (VIGIL_CRASH_KILLS, VIGIL_CRASH_CHUNKS)
 	VIGIL_CRASH_KILLS=$${VIGIL_CRASH_KILLS:-100} VIGIL_CRASH_CHUNKS=$${VIGIL_CRASH_CHUNKS:-150} \
