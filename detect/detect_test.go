@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/vigil-detect/vigil/rules"
+
+	"github.com/vigil-detect/vigil/internal/race"
 )
 
 // ruleYAML wraps a detection section into a minimal rule without a logsource (so it runs on
@@ -193,6 +195,9 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestMatcherAllocatesNothing(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
 	e := compileOne(t, ruleYAML("  sel: {CommandLine|contains: [' -enc ', 'frombase64'], Image|endswith: '\\powershell.exe'}\n  f: {User|re: '^NT AUTHORITY'}\n  condition: sel and not f"), Options{})
 	m := e.NewMatcher()
 	raw := []byte(`{"Image":"C:\\Windows\\powershell.exe","CommandLine":"powershell -enc ZQBjAGgAbwA=","User":"CORP\\alice"}`)

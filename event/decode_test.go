@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-detect/vigil/internal/race"
 )
 
 func values(ev *Event, s *Schema, path string) []string {
@@ -71,6 +73,9 @@ func TestDecodeReferencedFields(t *testing.T) {
 }
 
 func TestDecodeReusesEvent(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
 	s := NewSchema()
 	f := s.Add("User")
 	var ev Event
@@ -222,6 +227,9 @@ func TestFoldingFollowsCaseOrbits(t *testing.T) {
 
 // TestTimeDoesNotAllocate: every event's time is read, so the usual forms must not allocate.
 func TestTimeDoesNotAllocate(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
 	for _, ts := range []string{"2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789+02:00", "2026-01-01T00:00:00.5",
 		"2026-01-01 00:00:00.000", "2026-01-01 00:00:00-05:00"} {
 		v := Value{Kind: String, Raw: []byte(ts)}

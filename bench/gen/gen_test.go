@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-detect/vigil/internal/race"
 )
 
 var update = flag.Bool("update", false, "rewrite examples/events.ndjson")
@@ -284,6 +286,9 @@ func TestBackgroundBenign(t *testing.T) {
 }
 
 func TestNextDoesNotAllocate(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
 	g := New(Options{Seed: 5})
 	buf := make([]byte, 0, 16<<10)
 	for range 20000 { // past the story, buffers grown
