@@ -113,11 +113,7 @@ func TestAgentKafkaEndToEnd(t *testing.T) {
 	}
 	reasons := map[string]bool{}
 	for _, m := range dead {
-		for _, h := range m.Headers {
-			if h.Key == "vigil-error-reason" {
-				reasons[string(h.Value)] = true
-			}
-		}
+		reasons[kafkatest.Header(m, "vigil-error-reason")] = true
 	}
 	if !reasons["invalid_json"] || !reasons["not_object"] {
 		t.Errorf("dead-letter reasons %v", reasons)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-detect/vigil/alert"
 	"github.com/vigil-detect/vigil/broker"
+	"github.com/vigil-detect/vigil/internal/kafkatest"
 )
 
 func readOne(t *testing.T, addr, topic string) kafka.Message {
@@ -24,15 +25,6 @@ func readOne(t *testing.T, addr, topic string) kafka.Message {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func hdr(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // TestOversizedRecordsAreCutNotRetriedForever: a dead-letter record or an alert over
@@ -62,7 +54,7 @@ func TestOversizedRecordsAreCutNotRetriedForever(t *testing.T) {
 	if len(m.Value) >= 10_000 || !strings.HasPrefix(string(big), string(m.Value)) {
 		t.Errorf("dead-letter value of %d bytes, want a prefix under 10000", len(m.Value))
 	}
-	if hdr(m, "vigil-truncated-from") != "3145738" || hdr(m, "vigil-source-offset") != "42" || hdr(m, "vigil-error-reason") != "too_large" {
+	if kafkatest.Header(m, "vigil-truncated-from") != "3145738" || kafkatest.Header(m, "vigil-source-offset") != "42" || kafkatest.Header(m, "vigil-error-reason") != "too_large" {
 		t.Errorf("headers %v", m.Headers)
 	}
 
@@ -85,7 +77,7 @@ func TestOversizedRecordsAreCutNotRetriedForever(t *testing.T) {
 	if err := json.Unmarshal(m.Value, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "abc" || got.Event["vigil_truncated"] != true || got.Source.Offset != 7 || hdr(m, "vigil-event-truncated") != "true" {
+	if got.ID != "abc" || got.Event["vigil_truncated"] != true || got.Source.Offset != 7 || kafkatest.Header(m, "vigil-event-truncated") != "true" {
 		t.Errorf("cut alert: %.300s headers %v", m.Value, m.Headers)
 	}
 }
