@@ -610,8 +610,12 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 	}
 	scan := func(pos int32, v *event.Value, present *[4]uint64) {
 		fi := &ix.fields[pos]
+		var fc *fieldCache // non-nil: remember what this value holds
+		var sl *cacheSlot
+		var h uint64
 		if !s.noCache {
-			if fc, sl, h, found := s.cache.lookup(pos, v.Lower); found {
+			var found bool
+			if fc, sl, h, found = s.cache.lookup(pos, v.Lower); found {
 				for _, p := range sl.lits[:sl.nlits] {
 					hit(int(p), fi)
 				}
@@ -619,34 +623,30 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 					present[i] |= sl.present[i]
 				}
 				return
-			} else if fc != nil {
-				s.cache.lits = s.cache.lits[:0]
-				if fi.lits != nil {
-					fi.lits.Scan(v.Lower, func(p int) {
-						s.cache.lits = append(s.cache.lits, int32(p))
-						hit(p, fi)
-					})
-				}
-				var mine [4]uint64 // the bytes of this value
-				if fi.bytes != nil {
-					for _, c := range v.Lower {
-						mine[c>>6] |= 1 << (c & 63)
-					}
-					for i := range present {
-						present[i] |= mine[i]
-					}
-				}
-				fc.remember(sl, h, v.Lower, s.cache.lits, &mine)
-				return
 			}
 		}
+		s.cache.lits = s.cache.lits[:0]
 		if fi.lits != nil {
-			fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
+			if fc != nil {
+				fi.lits.Scan(v.Lower, func(p int) {
+					s.cache.lits = append(s.cache.lits, int32(p))
+					hit(p, fi)
+				})
+			} else {
+				fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
+			}
 		}
+		var mine [4]uint64 // the bytes of this value
 		if fi.bytes != nil {
 			for _, c := range v.Lower {
-				present[c>>6] |= 1 << (c & 63)
+				mine[c>>6] |= 1 << (c & 63)
 			}
+			for i := range present {
+				present[i] |= mine[i]
+			}
+		}
+		if fc != nil {
+			fc.remember(sl, h, v.Lower, s.cache.lits, &mine)
 		}
 	}
 	markBytes := func(fi *fieldIndex, present *[4]uint64) {
