@@ -204,40 +204,39 @@ func (f *fieldMatcher) literalClauses() []clause {
 	if f.keyword {
 		fields = []int{allValues}
 	}
-	atomsOf := func(lits []string) clause {
+	atomsOf := func(atoms []atom) clause {
 		var c clause
 		for _, fi := range fields {
-			for _, l := range lits {
-				if n, ok := strings.CutPrefix(l, numberMark); ok {
-					c = append(c, atom{field: fi, lit: n, number: true})
-					continue
+			for _, a := range atoms {
+				a.field = fi
+				if !a.number {
+					// Any part of a required literal is required too: a bounded prefix keeps the
+					// automaton small for rules with huge values.
+					if len(a.lit) > maxIndexLiteral {
+						a.lit = a.lit[:maxIndexLiteral]
+					}
+					if len(a.lit) < minIndexLiteral {
+						a.lit = rarestByte(a.lit) // too short to search for: one of its bytes must occur
+					}
 				}
-				// Any part of a required literal is required too: a bounded prefix keeps the
-				// automaton small for rules with huge values.
-				if len(l) > maxIndexLiteral {
-					l = l[:maxIndexLiteral]
-				}
-				if len(l) < minIndexLiteral {
-					l = rarestByte(l) // too short to search for: one of its bytes must occur
-				}
-				c = append(c, atom{field: fi, lit: l})
+				c = append(c, a)
 			}
 		}
 		return c
 	}
 	var cs []clause
-	var union []string
+	var union []atom
 	for _, vm := range f.vals {
-		lits, ok := valueLiterals(vm)
+		atoms, ok := valueAtoms(vm)
 		switch {
 		case f.all && ok:
-			cs = append(cs, atomsOf(lits)) // every value must match: one clause each
+			cs = append(cs, atomsOf(atoms)) // every value must match: one clause each
 		case f.all:
-			// this value gives no literal; the others still must match
+			// this value gives no atom; the others still must match
 		case !ok:
 			return nil
 		default:
-			union = append(union, lits...)
+			union = append(union, atoms...)
 		}
 	}
 	if !f.all {
@@ -246,18 +245,18 @@ func (f *fieldMatcher) literalClauses() []clause {
 	return cs
 }
 
-// valueLiterals returns folded literals one of which a value matching vm contains. Numeric
-// equality gives none (1e6 matches 1000000 without sharing its text), but an integer equality
-// gives numberMark and the integer: a value it matches reads as that integer, or is not written
-// as a plain decimal (see fieldCheck and candidates).
-func valueLiterals(vm valueMatcher) ([]string, bool) {
+// valueAtoms returns atoms (their field left unset) one of which a value matching vm meets:
+// folded literals it contains, or for an integer equality the integer. Other numeric equality
+// gives none: 1e6 matches 1000000 without sharing its text. A value an integer equality matches
+// reads as that integer, or is not written as a plain decimal (see fieldCheck and candidates).
+func valueAtoms(vm valueMatcher) ([]atom, bool) {
 	switch m := vm.(type) {
 	case *numEqual:
 		n, err := strconv.ParseInt(m.integer, 10, 64)
 		if err != nil || n > maxExactFloat || n < -maxExactFloat {
 			return nil, false // not an integer, or one a float may equal without being it
 		}
-		return []string{numberMark + m.integer}, true
+		return []atom{{lit: m.integer, number: true}}, true
 	case *strMatcher:
 		var lit string
 		if m.op != opAnyValue {
@@ -269,42 +268,39 @@ func valueLiterals(vm valueMatcher) ([]string, bool) {
 		if lit == "" {
 			return nil, false
 		}
-		return []string{lit}, true
+		return []atom{{lit: lit}}, true
 	case *regexMatcher:
+		var out []atom
 		if len(m.index) > 0 {
-			return m.index, true
+			for _, l := range m.index {
+				out = append(out, atom{lit: l})
+			}
+			return out, true
 		}
-		lits := make([]string, len(m.required))
-		for i, l := range m.required {
-			lits[i] = string(l)
+		for _, l := range m.required {
+			out = append(out, atom{lit: string(l)})
 		}
-		return lits, len(lits) > 0
+		return out, len(out) > 0
 	case *stringSet:
-		var out []string
-		for _, x := range m.all {
-			l, ok := valueLiterals(x)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, l...)
-		}
-		return out, true
+		return unionOfAtoms(m.all)
 	case anyOf:
-		var out []string
-		for _, x := range m {
-			l, ok := valueLiterals(x)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, l...)
-		}
-		return out, true
+		return unionOfAtoms(m)
 	}
 	return nil, false
 }
 
-// numberMark prefixes an integer atom among valueLiterals' results.
-const numberMark = "\x00number:"
+// unionOfAtoms is what any of vms gives: every one's atoms, none when one gives none.
+func unionOfAtoms[M valueMatcher](vms []M) ([]atom, bool) {
+	var out []atom
+	for _, x := range vms {
+		a, ok := valueAtoms(x)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, a...)
+	}
+	return out, true
+}
 
 // maxExactFloat is 2^53: integers up to it compare as floats exactly as they do as integers.
 const maxExactFloat = 1 << 53
