@@ -234,7 +234,7 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 func globalRoute(globals map[string]*route, ls sigma.Logsource) (*route, string) {
 	product := strings.ToLower(ls.Product)
 	unrecognisedOnly := product == "" && (ls.Category != "" || ls.Service != "")
-	key := product
+	key := product // globals are keyed by product; no product name holds a NUL
 	if unrecognisedOnly {
 		key = "\x00unrecognised"
 	}
