@@ -10,6 +10,7 @@ package multilit
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"slices"
 )
 
@@ -185,7 +186,7 @@ func (b *Builder) table(q int, ids []int) table {
 						e.checkAt = -e.offset // the literal's first four bytes
 					}
 				}
-				e.check = word(l, int(e.offset+e.checkAt))
+				e.check = binary.LittleEndian.Uint32(l[e.offset+e.checkAt:])
 			}
 			t.entries = append(t.entries, e)
 		}
@@ -263,10 +264,8 @@ func (m *Matcher) verify(t *table, text []byte, pos int, g uint32, hit func(id i
 			continue
 		}
 		t.try(&s.first, text, pos, hit)
-		if s.end-s.start > 1 {
-			for j := range t.entries[s.start+1 : s.end] {
-				t.try(&t.entries[int(s.start)+1+j], text, pos, hit)
-			}
+		for i := s.start + 1; i < s.end; i++ {
+			t.try(&t.entries[i], text, pos, hit)
 		}
 		return
 	}
@@ -278,18 +277,12 @@ func (t *table) try(e *entry, text []byte, pos int, hit func(id int)) {
 	if start < 0 || start+int(e.n) > len(text) {
 		return
 	}
-	if e.n >= 4 && word(text, pos+int(e.checkAt)) != e.check {
+	if e.n >= 4 && binary.LittleEndian.Uint32(text[pos+int(e.checkAt):]) != e.check {
 		return
 	}
 	if bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+e.n]) {
 		hit(int(e.id))
 	}
-}
-
-// word reads four bytes of b at i (little endian).
-func word(b []byte, i int) uint32 {
-	b = b[i : i+4]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // Literal returns the literal with the given id.
