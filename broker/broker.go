@@ -18,7 +18,10 @@ type Options struct {
 	Topics     []string // created at start
 	Partitions int      // per topic (default 3)
 	DataDir    string   // persist topics and offsets here across restarts ("" keeps them in memory)
-	TLS        *tls.Config
+	// NoFsync leaves DataDir's writes to the page cache, as Kafka does by default, instead of
+	// syncing every batch: for a scratch directory whose data need not survive a crash.
+	NoFsync bool
+	TLS     *tls.Config
 	// Users enables SASL: clients must authenticate as one of them. Each gets every permission.
 	Users []User
 }
@@ -91,7 +94,10 @@ func Start(o Options) (*Broker, error) {
 		}
 	}
 	if o.DataDir != "" {
-		opts = append(opts, kfake.DataDir(o.DataDir), kfake.SyncWrites())
+		opts = append(opts, kfake.DataDir(o.DataDir))
+		if !o.NoFsync {
+			opts = append(opts, kfake.SyncWrites())
+		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
