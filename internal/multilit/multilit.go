@@ -234,25 +234,61 @@ func (m *Matcher) Scan(text []byte, hit func(id int)) {
 	if len(text) < MinLen {
 		return
 	}
-	if m.q4.entries != nil && len(text) >= 4 {
-		bitmap, shift := m.q4.bitmap, m.q4.shift
-		g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2])
-		for i := 3; i < len(text); i++ {
-			g = g<<8 | uint32(text[i])
-			if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
-				m.verify(&m.q4, text, i-3, g, hit)
-			}
+	switch {
+	case m.q3.entries == nil:
+		m.scan4(text, hit)
+	case m.q4.entries == nil || len(text) < 4:
+		m.scan3(text, hit)
+	default:
+		m.scan43(text, hit)
+	}
+}
+
+// scan4 tests every 4-byte window of text.
+func (m *Matcher) scan4(text []byte, hit func(id int)) {
+	if m.q4.entries == nil || len(text) < 4 {
+		return
+	}
+	bitmap, shift := m.q4.bitmap, m.q4.shift
+	g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2])
+	for i := 3; i < len(text); i++ {
+		g = g<<8 | uint32(text[i])
+		if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
+			m.verify(&m.q4, text, i-3, g, hit)
 		}
 	}
-	if m.q3.entries != nil {
-		bitmap, shift := m.q3.bitmap, m.q3.shift
-		g := uint32(text[0])<<8 | uint32(text[1])
-		for i := 2; i < len(text); i++ {
-			g = (g<<8 | uint32(text[i])) & 0xFFFFFF
-			if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
-				m.verify(&m.q3, text, i-2, g, hit)
-			}
+}
+
+// scan3 tests every 3-byte window of text.
+func (m *Matcher) scan3(text []byte, hit func(id int)) {
+	bitmap, shift := m.q3.bitmap, m.q3.shift
+	g := uint32(text[0])<<8 | uint32(text[1])
+	for i := 2; i < len(text); i++ {
+		g = (g<<8 | uint32(text[i])) & 0xFFFFFF
+		if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
+			m.verify(&m.q3, text, i-2, g, hit)
 		}
+	}
+}
+
+// scan43 tests the 3- and 4-byte windows starting at each position in one pass over text (at
+// least four bytes): the 3-byte gram is the 4-byte one's first three bytes.
+func (m *Matcher) scan43(text []byte, hit func(id int)) {
+	b4, s4 := m.q4.bitmap, m.q4.shift
+	b3, s3 := m.q3.bitmap, m.q3.shift
+	g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2]) // text[i-3:i]
+	for i := 3; i < len(text); i++ {
+		if h := bit(g, s3); b3[h>>6]&(1<<(h&63)) != 0 {
+			m.verify(&m.q3, text, i-3, g, hit)
+		}
+		g = g<<8 | uint32(text[i])
+		if h := bit(g, s4); b4[h>>6]&(1<<(h&63)) != 0 {
+			m.verify(&m.q4, text, i-3, g, hit)
+		}
+		g &= 0xFFFFFF
+	}
+	if h := bit(g, s3); b3[h>>6]&(1<<(h&63)) != 0 {
+		m.verify(&m.q3, text, len(text)-3, g, hit)
 	}
 }
 
