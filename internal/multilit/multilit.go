@@ -49,13 +49,14 @@ type Matcher struct {
 
 // table indexes the literals anchored on grams of one length.
 type table struct {
-	q       int
-	bitmap  []uint64
-	shift   uint32 // 32 - log2(bits in bitmap)
-	slots   []slot // open addressing on the gram
-	mask    uint32
-	entries []entry
-	data    []byte // literal bytes, in entry order
+	q         int
+	bitmap    []uint64
+	shift     uint32 // 32 - log2(bits in bitmap)
+	slots     []slot // open addressing on the gram
+	mask      uint32 // len(slots) - 1
+	homeShift uint32 // 32 - log2(len(slots)): a gram's home slot is its hash's top bits
+	entries   []entry
+	data      []byte // literal bytes, in entry order
 }
 
 // slot lists the literals anchored on one gram, entries[start:end]; end == 0 marks a free slot.
@@ -90,7 +91,10 @@ func gram(b []byte, i, q int) uint32 {
 }
 
 func bit(g, shift uint32) uint32 { return (g * 0x9E3779B1) >> shift }
-func home(g uint32) uint32       { return g * 0x85EBCA6B }
+
+// home is a gram's first slot: the top bits of a multiplicative hash (its low bits would depend
+// on the gram's last bytes only, and cluster).
+func (t *table) home(g uint32) uint32 { return (g * 0x85EBCA6B) >> t.homeShift }
 
 // Build compiles the literals.
 func (b *Builder) Build() *Matcher {
@@ -109,7 +113,7 @@ func (b *Builder) Build() *Matcher {
 }
 
 func (b *Builder) table(q int, ids []int) table {
-	t := table{q: q, bitmap: make([]uint64, 1), shift: 32 - 6, slots: make([]slot, 1)}
+	t := table{q: q, bitmap: make([]uint64, 1), shift: 32 - 6, slots: make([]slot, 1), homeShift: 32}
 	if len(ids) == 0 {
 		return t // an empty bitmap: Scan tests it without a branch
 	}
@@ -155,9 +159,10 @@ func (b *Builder) table(q int, ids []int) table {
 			distinct++
 		}
 	}
-	size := uint32(1)
+	size, homeShift := uint32(1), uint32(32)
 	for size < uint32(2*distinct+1) {
 		size <<= 1
+		homeShift--
 	}
 	bits := 6
 	for bits < maxBitmapBits && 1<<bits < bitsPerAnchor*distinct {
@@ -167,6 +172,7 @@ func (b *Builder) table(q int, ids []int) table {
 	t.shift = uint32(32 - bits)
 	t.slots = make([]slot, size)
 	t.mask = size - 1
+	t.homeShift = homeShift
 	t.entries = make([]entry, 0, len(anchors))
 	for i := 0; i < len(anchors); {
 		g := anchors[i].gram
@@ -192,7 +198,7 @@ func (b *Builder) table(q int, ids []int) table {
 		}
 		s.end = int32(len(t.entries))
 		s.first = t.entries[s.start]
-		k := home(g) & t.mask
+		k := t.home(g)
 		for t.slots[k].end != 0 {
 			k = (k + 1) & t.mask
 		}
@@ -294,7 +300,7 @@ func (m *Matcher) scan43(text []byte, hit func(id int)) {
 
 // verify reports the literals anchored on gram g, which occurs in text at pos.
 func (m *Matcher) verify(t *table, text []byte, pos int, g uint32, hit func(id int)) {
-	for i := home(g) & t.mask; t.slots[i].end != 0; i = (i + 1) & t.mask {
+	for i := t.home(g); t.slots[i].end != 0; i = (i + 1) & t.mask {
 		s := &t.slots[i]
 		if s.gram != g {
 			continue
