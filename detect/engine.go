@@ -39,8 +39,8 @@ type Options struct {
 	// Filters are Sigma filter rules, applied to the rules they name (see filter.go).
 	Filters []*rules.Filter
 	// Reference evaluates every routed rule the plain way: no candidate index, no shared routes,
-	// no grouped values, no regular-expression shortcuts. Slow; for proving the optimisations
-	// change no result.
+	// no grouped values, no regular-expression shortcuts, no packed layout. Slow; for proving
+	// the optimisations change no result.
 	Reference bool
 	// Schema receives the fields rules reference; nil creates one. Sharing it lets other stages
 	// (correlation, entities) read their fields from the same decoded event.
@@ -108,6 +108,14 @@ type variant struct {
 
 // Compile compiles rules; a rule that fails is reported in Engine.Errors and left out.
 func Compile(rs []*rules.Rule, opts Options) *Engine {
+	e := compile(rs, opts)
+	if !opts.Reference {
+		e.pack()
+	}
+	return e
+}
+
+func compile(rs []*rules.Rule, opts Options) *Engine {
 	e := &Engine{Schema: opts.Schema, limits: opts.Limits}
 	if e.Schema == nil {
 		e.Schema = event.NewSchema()
@@ -208,7 +216,8 @@ func Compile(rs []*rules.Rule, opts Options) *Engine {
 		e.Rules = append(e.Rules, &Rule{Rule: rr, Index: int(idx), Routes: names, Filters: filterNames})
 		rv := make([]ruleVariant, len(explained))
 		for i, r := range explained {
-			rv[i] = ruleVariant{route: r, cond: conds[min(i, len(conds)-1)]}
+			j := min(i, len(conds)-1)
+			rv[i] = ruleVariant{route: r, cond: conds[j], condID: condIDs[j]}
 		}
 		e.explain = append(e.explain, rv)
 	}

@@ -49,8 +49,9 @@ type FilterResult struct {
 }
 
 type ruleVariant struct {
-	route *route
-	cond  node
+	route  *route
+	cond   node
+	condID int32
 }
 
 // maxExplainValue bounds the event values quoted in explanations.

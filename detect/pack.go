@@ -1,0 +1,133 @@
+package detect
+
+// Compiling allocates a rule's nodes among thousands of other objects, so evaluating one rule
+// touched a cache line per node, each likely a miss. pack copies every compiled condition, once
+// all are built, into slabs filled in the order evaluation walks them: a rule's search nodes,
+// field matchers, patterns and their bytes then sit side by side.
+
+type packer struct {
+	searches []searchNode
+	filters  []filterNode
+	fields   []fieldMatcher
+	strs     []strMatcher
+	nodes    []node
+	vals     []valueMatcher
+	ints     []int
+	globs    []globPiece
+	bytes    []byte
+}
+
+// slabChunk is how many objects a slab allocates at a time.
+const slabChunk = 1024
+
+// take returns the address of a fresh element of *slab, starting a new chunk when it is full
+// (elements already handed out never move).
+func take[T any](slab *[]T) *T {
+	if len(*slab) == cap(*slab) {
+		*slab = make([]T, 0, slabChunk)
+	}
+	*slab = append(*slab, *new(T))
+	return &(*slab)[len(*slab)-1]
+}
+
+// carve copies src into *arena and returns the copy, capped so that appending to it cannot
+// overwrite its neighbours.
+func carve[T any](arena *[]T, src []T) []T {
+	if src == nil {
+		return nil
+	}
+	if cap(*arena)-len(*arena) < len(src) {
+		*arena = make([]T, 0, max(slabChunk, len(src)))
+	}
+	start := len(*arena)
+	*arena = append(*arena, src...)
+	return (*arena)[start:len(*arena):len(*arena)]
+}
+
+func (p *packer) node(n node) node {
+	switch n := n.(type) {
+	case *searchNode:
+		c := take(&p.searches)
+		*c = *n
+		c.x = p.node(n.x)
+		return c
+	case *filterNode:
+		c := take(&p.filters)
+		*c = *n
+		c.x = p.node(n.x)
+		return c
+	case andNode:
+		return andNode(p.children(n))
+	case orNode:
+		return orNode(p.children(n))
+	case notNode:
+		return notNode{p.node(n.x)}
+	case *fieldMatcher:
+		c := take(&p.fields)
+		*c = *n
+		c.fields = carve(&p.ints, n.fields)
+		c.refs = carve(&p.ints, n.refs)
+		c.vals = p.matchers(n.vals)
+		return c
+	}
+	return n
+}
+
+// children packs a node list: the list first, so that it is contiguous, then each child.
+func (p *packer) children(xs []node) []node {
+	out := carve(&p.nodes, xs)
+	for i, x := range out {
+		out[i] = p.node(x)
+	}
+	return out
+}
+
+func (p *packer) matchers(vms []valueMatcher) []valueMatcher {
+	out := carve(&p.vals, vms)
+	for i, vm := range out {
+		out[i] = p.matcher(vm)
+	}
+	return out
+}
+
+func (p *packer) matcher(vm valueMatcher) valueMatcher {
+	switch m := vm.(type) {
+	case *strMatcher:
+		c := take(&p.strs)
+		*c = *m
+		c.lit = carve(&p.bytes, m.lit)
+		if m.glob != nil {
+			c.glob = carve(&p.globs, m.glob)
+			for i := range c.glob {
+				c.glob[i].lit = carve(&p.bytes, c.glob[i].lit)
+			}
+		}
+		return c
+	case anyOf:
+		return anyOf(p.matchers(m))
+	}
+	return vm
+}
+
+// pack replaces every variant's condition, and the conditions Explain uses, with packed copies
+// (variants sharing a condition share its copy).
+func (e *Engine) pack() {
+	var p packer
+	packed := make([]node, e.conditions)
+	for _, r := range e.routes {
+		for i := range r.variants {
+			v := &r.variants[i]
+			if packed[v.condID] == nil {
+				packed[v.condID] = p.node(v.cond)
+			}
+			v.cond = packed[v.condID]
+		}
+	}
+	for _, rvs := range e.explain {
+		for i := range rvs {
+			if c := packed[rvs[i].condID]; c != nil {
+				rvs[i].cond = c
+			}
+		}
+	}
+}
