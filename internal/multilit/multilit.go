@@ -49,14 +49,12 @@ type Matcher struct {
 
 // table indexes the literals anchored on grams of one length.
 type table struct {
-	q         int
-	bitmap    []uint64
-	shift     uint32 // 32 - log2(bits in bitmap)
-	slots     []slot // open addressing on the gram
-	mask      uint32 // len(slots) - 1
-	homeShift uint32 // 32 - log2(len(slots)): a gram's home slot is its hash's top bits
-	entries   []entry
-	data      []byte // literal bytes, in entry order
+	q       int
+	bitmap  []uint64
+	shift   uint32 // 32 - log2(bits in bitmap)
+	slots   []slot // open addressing on the gram
+	entries []entry
+	data    []byte // literal bytes, in entry order
 }
 
 // slot lists the literals anchored on one gram, entries[start:end]; end == 0 marks a free slot.
@@ -92,9 +90,19 @@ func gram(b []byte, i, q int) uint32 {
 
 func bit(g, shift uint32) uint32 { return (g * 0x9E3779B1) >> shift }
 
-// home is a gram's first slot: the top bits of a multiplicative hash (its low bits would depend
-// on the gram's last bytes only, and cluster).
-func (t *table) home(g uint32) uint32 { return (g * 0x85EBCA6B) >> t.homeShift }
+// home is a gram's first slot: its hash's top bits scaled to the table's size (the low bits of a
+// multiplicative hash depend on the gram's last bytes only, and cluster).
+func (t *table) home(g uint32) uint32 {
+	return uint32(uint64(g*0x85EBCA6B) * uint64(len(t.slots)) >> 32)
+}
+
+// next is the slot after i, wrapping around.
+func (t *table) next(i uint32) uint32 {
+	if i++; int(i) == len(t.slots) {
+		return 0
+	}
+	return i
+}
 
 // Build compiles the literals.
 func (b *Builder) Build() *Matcher {
@@ -113,7 +121,7 @@ func (b *Builder) Build() *Matcher {
 }
 
 func (b *Builder) table(q int, ids []int) table {
-	t := table{q: q, bitmap: make([]uint64, 1), shift: 32 - 6, slots: make([]slot, 1), homeShift: 32}
+	t := table{q: q, bitmap: make([]uint64, 1), shift: 32 - 6, slots: make([]slot, 1)}
 	if len(ids) == 0 {
 		return t // an empty bitmap: Scan tests it without a branch
 	}
@@ -159,11 +167,7 @@ func (b *Builder) table(q int, ids []int) table {
 			distinct++
 		}
 	}
-	size, homeShift := uint32(1), uint32(32)
-	for size < uint32(2*distinct+1) {
-		size <<= 1
-		homeShift--
-	}
+	size := distinct + distinct/2 + 1 // at most two thirds full
 	bits := 6
 	for bits < maxBitmapBits && 1<<bits < bitsPerAnchor*distinct {
 		bits++
@@ -171,8 +175,6 @@ func (b *Builder) table(q int, ids []int) table {
 	t.bitmap = make([]uint64, 1<<bits/64)
 	t.shift = uint32(32 - bits)
 	t.slots = make([]slot, size)
-	t.mask = size - 1
-	t.homeShift = homeShift
 	t.entries = make([]entry, 0, len(anchors))
 	for i := 0; i < len(anchors); {
 		g := anchors[i].gram
@@ -200,7 +202,7 @@ func (b *Builder) table(q int, ids []int) table {
 		s.first = t.entries[s.start]
 		k := t.home(g)
 		for t.slots[k].end != 0 {
-			k = (k + 1) & t.mask
+			k = t.next(k)
 		}
 		t.slots[k] = s
 	}
@@ -300,7 +302,7 @@ func (m *Matcher) scan43(text []byte, hit func(id int)) {
 
 // verify reports the literals anchored on gram g, which occurs in text at pos.
 func (m *Matcher) verify(t *table, text []byte, pos int, g uint32, hit func(id int)) {
-	for i := t.home(g); t.slots[i].end != 0; i = (i + 1) & t.mask {
+	for i := t.home(g); t.slots[i].end != 0; i = t.next(i) {
 		s := &t.slots[i]
 		if s.gram != g {
 			continue
