@@ -341,6 +341,7 @@ type fieldIndex struct {
 	clauseStart []int32           // clauses of literal l: clauses[clauseStart[l]:clauseStart[l+1]]
 	clauses     []int32
 	bytes       []byteAtom
+	byteBit     *[256]uint8 // byte → its atom's bit in a byteSet (0: no atom); nil without atoms
 }
 
 // byteAtom: clauses that a byte occurring in the field satisfies (the trace of a literal too
@@ -348,6 +349,23 @@ type fieldIndex struct {
 type byteAtom struct {
 	b       byte
 	clauses []int32
+}
+
+// byteSet holds which of a field's byte atoms occur in its values: bit i+1 for bytes[i], bit 63
+// shared by the 63rd atom and any after it (marking them all when one occurs only costs
+// evaluations), bit 0 for bytes that are no atom. A register, not a 256-bit set: building it
+// is one table load and one OR per byte.
+type byteSet uint64
+
+// atomBit is the bit of the i-th byte atom in a byteSet.
+func atomBit(i int) byteSet { return 1 << min(i+1, 63) }
+
+// addBytes adds the atoms occurring in text.
+func (fi *fieldIndex) addBytes(set byteSet, text []byte) byteSet {
+	for _, c := range text {
+		set |= 1 << (fi.byteBit[c] & 63)
+	}
+	return set
 }
 
 // buildIndex indexes the variants of routes (each route's id is its position). Variants without
@@ -482,6 +500,10 @@ func buildIndex(routes []*route, disabled bool) *index {
 		}
 		for c := range 256 {
 			if cs := fl.bytes[byte(c)]; cs != nil {
+				if fi.byteBit == nil {
+					fi.byteBit = new([256]uint8)
+				}
+				fi.byteBit[c] = uint8(min(len(fi.bytes)+1, 63))
 				fi.bytes = append(fi.bytes, byteAtom{b: byte(c), clauses: cs})
 			}
 		}
@@ -624,7 +646,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			mark(c)
 		}
 	}
-	scan := func(pos int32, v *event.Value, present *[4]uint64) {
+	scan := func(pos int32, v *event.Value, present *byteSet) {
 		fi := &ix.fields[pos]
 		var fc *fieldCache // non-nil: remember what this value holds
 		var sl *cacheSlot
@@ -635,9 +657,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 				for _, p := range sl.lits[:sl.nlits] {
 					hit(int(p), fi)
 				}
-				for i := range present {
-					present[i] |= sl.present[i]
-				}
+				*present |= sl.present
 				return
 			}
 		}
@@ -652,22 +672,18 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 				fi.lits.Scan(v.Lower, func(p int) { hit(p, fi) })
 			}
 		}
-		var mine [4]uint64 // the bytes of this value
-		if fi.bytes != nil {
-			for _, c := range v.Lower {
-				mine[c>>6] |= 1 << (c & 63)
-			}
-			for i := range present {
-				present[i] |= mine[i]
-			}
+		var mine byteSet // the byte atoms of this value
+		if fi.byteBit != nil {
+			mine = fi.addBytes(0, v.Lower)
+			*present |= mine
 		}
 		if fc != nil {
-			fc.remember(sl, h, v.Lower, s.cache.lits, &mine)
+			fc.remember(sl, h, v.Lower, s.cache.lits, mine)
 		}
 	}
-	markBytes := func(fi *fieldIndex, present *[4]uint64) {
-		for _, ba := range fi.bytes {
-			if present[ba.b>>6]&(1<<(ba.b&63)) != 0 {
+	markBytes := func(fi *fieldIndex, present byteSet) {
+		for i, ba := range fi.bytes {
+			if present&atomBit(i) != 0 {
 				for _, c := range ba.clauses {
 					mark(c)
 				}
@@ -689,9 +705,9 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			if int(v.Field) >= 0 && int(v.Field) < len(ix.fieldPos) && ix.fieldPos[v.Field] >= 0 {
 				pos = ix.fieldPos[v.Field]
 			}
-			var present [4]uint64
+			var present byteSet
 			scan(pos, v, &present)
-			markBytes(&ix.fields[pos], &present)
+			markBytes(&ix.fields[pos], present)
 		}
 	}
 	for _, r := range active {
@@ -701,7 +717,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			}
 			s.fieldOn.set(f)
 			fi := &ix.fields[f]
-			var present [4]uint64 // bytes occurring in the field, when it has byte atoms
+			var present byteSet // byte atoms occurring in the field
 			var vals []event.Value
 			if fi.field == apartValues {
 				vals = ev.All()
@@ -713,7 +729,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 					scan(f, v, &present)
 				}
 			}
-			markBytes(fi, &present)
+			markBytes(fi, present)
 		}
 	}
 	clear(s.checkOn)

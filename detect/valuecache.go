@@ -45,7 +45,7 @@ type cacheSlot struct {
 	n       int    // value length; 0: empty
 	nlits   int
 	lits    [cacheMaxLits]int32
-	present [4]uint64 // bytes occurring in the value (for fields with byte atoms)
+	present byteSet // byte atoms occurring in the value
 }
 
 func newValueCache(fields int) valueCache {
@@ -87,8 +87,8 @@ func (c *valueCache) lookup(pos int32, value []byte) (fc *fieldCache, sl *cacheS
 	return fc, sl, h, found
 }
 
-// remember stores value, with hash h, the literals found in it and the bytes it holds, in sl.
-func (fc *fieldCache) remember(sl *cacheSlot, h uint64, value []byte, lits []int32, present *[4]uint64) {
+// remember stores value, with hash h, the literals and byte atoms found in it, in sl.
+func (fc *fieldCache) remember(sl *cacheSlot, h uint64, value []byte, lits []int32, present byteSet) {
 	if len(lits) > cacheMaxLits {
 		sl.n = 0
 		return
@@ -102,5 +102,5 @@ func (fc *fieldCache) remember(sl *cacheSlot, h uint64, value []byte, lits []int
 	sl.hash, sl.at, sl.n = h, fc.written, len(value)
 	fc.written += uint64(len(value))
 	sl.nlits = copy(sl.lits[:], lits)
-	sl.present = *present
+	sl.present = present
 }
