@@ -6,21 +6,25 @@ import (
 	"strings"
 
 	"github.com/vigil-detect/vigil/event"
+	"github.com/vigil-detect/vigil/internal/multilit"
 )
 
 // stringSet matches any of many plain values of one shape (equal, prefix, suffix or contains) in
 // one pass instead of one comparison per value: a hash lookup for equality, one lookup per
-// distinct length for prefixes and suffixes, and a single scan keyed on first bytes for
-// substrings. Rules often list dozens of values (process names, command-line fragments).
+// distinct length for prefixes and suffixes, and for substrings the index's literal scanner (a
+// scan keyed on first bytes for values too short for it). Rules often list dozens of values
+// (process names, command-line fragments).
 type stringSet struct {
-	op    strOp
-	cased bool
-	exact map[string]struct{} // opEqual
-	byLen []lengthSet         // opPrefix, opSuffix: ascending length
-	first [256][][]byte       // opContains: values by first byte
-	short [][]byte            // opContains: empty values match everything
-	seen  [256]bool           // opContains: bytes that start a value
-	all   []*strMatcher       // the members, for explain and the index
+	op       strOp
+	cased    bool
+	exact    map[string]struct{} // opEqual
+	byLen    []lengthSet         // opPrefix, opSuffix: ascending length
+	long     *multilit.Matcher   // opContains: values of multilit.MinLen bytes or more
+	first    [256][][]byte       // opContains: shorter values by first byte
+	short    [][]byte            // opContains: empty values match everything
+	seen     [256]bool           // opContains: bytes that start a shorter value
+	anyShort bool                // opContains: first and seen hold values
+	all      []*strMatcher       // the members, for explain and the index
 }
 
 type lengthSet struct {
@@ -89,14 +93,23 @@ func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 		}
 		slices.SortFunc(s.byLen, func(a, b lengthSet) int { return a.n - b.n })
 	case opContains:
+		var long multilit.Builder
 		for _, m := range members {
 			if len(m.lit) == 0 {
 				s.short = append(s.short, m.lit)
 				continue
 			}
+			if len(m.lit) >= multilit.MinLen {
+				long.Add(m.lit)
+				continue
+			}
 			c := m.lit[0]
 			s.first[c] = append(s.first[c], m.lit)
 			s.seen[c] = true
+			s.anyShort = true
+		}
+		if long.Len() > 0 {
+			s.long = long.Build()
 		}
 	}
 	return s
@@ -137,6 +150,16 @@ func (s *stringSet) match(_ *event.Event, v *event.Value) bool {
 	}
 	if len(s.short) > 0 {
 		return true
+	}
+	if s.long != nil {
+		found := false
+		s.long.Scan(b, func(int) { found = true })
+		if found {
+			return true
+		}
+	}
+	if !s.anyShort {
+		return false
 	}
 	for i, c := range b {
 		if !s.seen[c] {

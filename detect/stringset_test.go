@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -52,6 +53,27 @@ func TestStringSetMatchesItsMembers(t *testing.T) {
 			if got := set.match(&ev, &v); got != want {
 				t.Fatalf("op %d cased %v members %v text %s: set %v, members %v", op, cased, set, raw, got, want)
 			}
+		}
+	}
+}
+
+// BenchmarkStringSetContains: a selection of 60 command-line fragments (`|contains`) against a
+// 20 kB PowerShell script block that holds none of them, the common case of a long value.
+func BenchmarkStringSetContains(b *testing.B) {
+	var members []*strMatcher
+	for i := range 60 {
+		members = append(members, compilePattern(literalPattern(fmt.Sprintf("set-item%d -path", i)).wrap(true, true), false))
+	}
+	set := newStringSet(opContains, false, members)
+	var text []byte
+	for len(text) < 20000 {
+		text = append(text, "$s = get-item -path $env:temp; set-content -value $data -path $s; "...)
+	}
+	v := event.Value{Kind: event.String, Raw: text, Lower: text}
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if set.match(nil, &v) {
+			b.Fatal("matched")
 		}
 	}
 }
