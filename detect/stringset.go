@@ -19,10 +19,10 @@ type stringSet struct {
 	cased    bool
 	exact    map[string]struct{} // opEqual
 	byLen    []lengthSet         // opPrefix, opSuffix: ascending length
-	long     *multilit.Matcher   // opContains: values of multilit.MinLen bytes or more
-	first    [256][][]byte       // opContains: shorter values by first byte
+	long     *multilit.Matcher   // opContains: values of multilit.MinLen bytes or more, when many
+	first    [256][][]byte       // opContains: the other values by first byte
 	short    [][]byte            // opContains: empty values match everything
-	seen     [256]bool           // opContains: bytes that start a shorter value
+	seen     [256]bool           // opContains: bytes that start one of the other values
 	anyShort bool                // opContains: first and seen hold values
 	all      []*strMatcher       // the members, for explain and the index
 }
@@ -34,6 +34,10 @@ type lengthSet struct {
 
 // minStringSet is the smallest group worth a set: below it, direct comparisons are as fast.
 const minStringSet = 4
+
+// minScannedSet is the fewest substrings searched for with the literal scanner; fewer are
+// searched for by first byte (building a scanner costs memory and compile time).
+const minScannedSet = 8
 
 // groupStrings replaces runs of simple string matchers of one shape with stringSets. Only for
 // ORed values: the caller does not use it for `all`.
@@ -93,23 +97,28 @@ func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 		}
 		slices.SortFunc(s.byLen, func(a, b lengthSet) int { return a.n - b.n })
 	case opContains:
-		var long multilit.Builder
+		long := 0
 		for _, m := range members {
-			if len(m.lit) == 0 {
-				s.short = append(s.short, m.lit)
-				continue
-			}
 			if len(m.lit) >= multilit.MinLen {
-				long.Add(m.lit)
-				continue
+				long++
 			}
-			c := m.lit[0]
-			s.first[c] = append(s.first[c], m.lit)
-			s.seen[c] = true
-			s.anyShort = true
 		}
-		if long.Len() > 0 {
-			s.long = long.Build()
+		var b multilit.Builder
+		for _, m := range members {
+			switch {
+			case len(m.lit) == 0:
+				s.short = append(s.short, m.lit)
+			case len(m.lit) >= multilit.MinLen && long >= minScannedSet:
+				b.Add(m.lit)
+			default:
+				c := m.lit[0]
+				s.first[c] = append(s.first[c], m.lit)
+				s.seen[c] = true
+				s.anyShort = true
+			}
+		}
+		if b.Len() > 0 {
+			s.long = b.Build()
 		}
 	}
 	return s

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math/rand"
+	"strconv"
 	"testing"
 
 	"github.com/vigil-detect/vigil/event"
@@ -28,7 +29,7 @@ func TestStringSetMatchesItsMembers(t *testing.T) {
 		cased := r.Intn(2) == 0
 		wrapPre, wrapSuf := r.Intn(2) == 0, r.Intn(2) == 0
 		var members []*strMatcher
-		for i := 0; i < minStringSet+r.Intn(6); i++ {
+		for i := 0; i < minStringSet+r.Intn(12); i++ {
 			members = append(members, compilePattern(literalPattern(word(3)).wrap(wrapPre, wrapSuf), cased))
 		}
 		op := members[0].op
@@ -54,6 +55,63 @@ func TestStringSetMatchesItsMembers(t *testing.T) {
 				t.Fatalf("op %d cased %v members %v text %s: set %v, members %v", op, cased, set, raw, got, want)
 			}
 		}
+	}
+}
+
+// TestSubstringSetsScanned: substring sets large enough for the literal scanner, with values
+// of every length (the shorter ones keep the first-byte search), against the OR of their
+// members, on texts that hold some of them.
+func TestSubstringSetsScanned(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	alpha := []string{"a", "b", "\\", "-", "é", " "}
+	word := func(min, max int) string {
+		s := ""
+		for n := min + r.Intn(max-min+1); n > 0; n-- {
+			s += alpha[r.Intn(len(alpha))]
+		}
+		return s
+	}
+	schema := event.NewSchema()
+	f := schema.Add("F")
+	var ev event.Event
+	hits, misses := 0, 0
+	for round := 0; round < 300; round++ {
+		var members []*strMatcher
+		var words []string
+		for range minScannedSet + r.Intn(12) {
+			w := word(1, 6)
+			words = append(words, w)
+			members = append(members, compilePattern(literalPattern(w).wrap(true, true), false))
+		}
+		set := newStringSet(opContains, false, members)
+		if set.long == nil {
+			continue
+		}
+		for range 20 {
+			text := word(0, 10)
+			if r.Intn(2) == 0 {
+				text += words[r.Intn(len(words))] + word(0, 5)
+			}
+			if err := schema.Decode([]byte(`{"F":`+strconv.Quote(text)+`}`), &ev, event.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			v := ev.First(f)
+			want := false
+			for _, m := range members {
+				want = want || m.match(&ev, &v)
+			}
+			if got := set.match(&ev, &v); got != want {
+				t.Fatalf("members %q text %q: set %v, members %v", words, text, got, want)
+			}
+			if want {
+				hits++
+			} else {
+				misses++
+			}
+		}
+	}
+	if hits < 100 || misses < 100 {
+		t.Fatalf("%d matching and %d other texts: too few of one kind to prove anything", hits, misses)
 	}
 }
 
