@@ -339,10 +339,14 @@ type fieldIndex struct {
 	field       int               // event field, or allValues
 	lits        *multilit.Matcher // nil: no literal of three bytes or more
 	clauseStart []int32           // clauses of literal l: clauses[clauseStart[l]:clauseStart[l+1]]
-	clauses     []int32
+	clauses     []clauseRef
 	bytes       []byteAtom
 	byteBit     *[256]uint8 // byte → its atom's bit in a byteSet (0: no atom); nil without atoms
 }
+
+// clauseRef is a clause and its variant (ix.clauseVar's entry, kept beside it: one lookup less
+// per literal found).
+type clauseRef struct{ clause, variant int32 }
 
 // byteAtom: clauses that a byte occurring in the field satisfies (the trace of a literal too
 // short to search for, such as "^^" or a Cyrillic letter).
@@ -492,7 +496,9 @@ func buildIndex(routes []*route, disabled bool) *index {
 		for id, lit := range fl.lits {
 			b.Add([]byte(lit))
 			fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
-			fi.clauses = append(fi.clauses, fl.clauses[id]...)
+			for _, c := range fl.clauses[id] {
+				fi.clauses = append(fi.clauses, clauseRef{c, ix.clauseVar[c]})
+			}
 		}
 		fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
 		if b.Len() > 0 {
@@ -630,20 +636,20 @@ func newScratch(ix *index) scratch {
 func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s *scratch) []int32 {
 	s.touched = s.touched[:0]
 	clear(s.fieldOn)
-	mark := func(c int32) {
+	markRef := func(c, v int32) {
 		if s.clauseHit.has(c) {
 			return
 		}
 		s.clauseHit.set(c)
-		v := ix.clauseVar[c]
 		if s.varHits[v] == 0 {
 			s.touched = append(s.touched, v)
 		}
 		s.varHits[v]++
 	}
+	mark := func(c int32) { markRef(c, ix.clauseVar[c]) }
 	hit := func(p int, fi *fieldIndex) {
 		for _, c := range fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]] {
-			mark(c)
+			markRef(c.clause, c.variant)
 		}
 	}
 	scan := func(pos int32, v *event.Value, present *byteSet) {
