@@ -280,10 +280,13 @@ func valueAtoms(vm valueMatcher) ([]atom, bool) {
 			}
 			return out, true
 		}
-		for _, l := range m.required {
+		if len(m.required) == 0 {
+			return nil, false
+		}
+		for _, l := range m.required[0] { // the most selective set
 			out = append(out, atom{lit: string(l)})
 		}
-		return out, len(out) > 0
+		return out, true
 	case *stringSet:
 		return unionOfAtoms(m.all)
 	case anyOf:

@@ -3,8 +3,11 @@ package detect
 import (
 	"math/rand"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigil-detect/vigil/event"
 )
 
 // globMatch against the regular expression the same pattern means, on random patterns and texts
@@ -65,6 +68,56 @@ func TestClassRunAgainstCounting(t *testing.T) {
 		}
 		if got := c.present(b); got != want {
 			t.Fatalf("run of %d in %q: %v, want %v", c.n, b, got, want)
+		}
+	}
+}
+
+// TestRegexRequiredSets: a regular expression's prefilter requires a literal from each part of a
+// concatenation that has one, and never rejects a value the expression matches.
+func TestRegexRequiredSets(t *testing.T) {
+	cases := []struct {
+		re      string
+		want    [][]string // sets the prefilter must check (others may come too)
+		matches []string
+		rejects []string // values the prefilter alone rejects
+	}{
+		{`\s-\s*<`, [][]string{{"<"}, {"-"}}, []string{`powershell - < script.ps1`, "pwsh\t-<x"}, []string{`powershell -nop -c whoami`}},
+		{`(?i)(?:set).*&&\s?set.*(?:environment|invoke|\$\{?input).*&&.*"`, [][]string{{"&&"}, {"set"}},
+			[]string{`cmd /c "SET x=1&& set y=invoke && echo "`}, []string{`cmd /c set x=1 & set y=invoke & echo "`}},
+		{`(?i)\.exe["']?\s+[^"]{0,64}werfaultsecure\.exe`, [][]string{{"werfaultsecure.exe"}, {".exe"}},
+			[]string{`wsass.exe c:\x\WerFaultSecure.exe 123`}, []string{`wsass.exe c:\x\werfault.exe 123`}},
+		{`(a|b)cd`, [][]string{{"cd"}}, []string{"xacd", "bcd"}, []string{"xyz"}},
+	}
+	for _, c := range cases {
+		vm, err := compileRegex(c.re, "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := vm.(*regexMatcher)
+		for _, w := range c.want {
+			found := false
+			for _, set := range m.required {
+				found = found || slices.EqualFunc(set, w, func(b []byte, s string) bool { return string(b) == s })
+			}
+			if !found {
+				t.Errorf("%s: prefilter sets %q lack %q", c.re, m.required, w)
+			}
+		}
+		for _, s := range c.matches {
+			v := event.Value{Kind: event.String, Raw: []byte(s), Lower: []byte(strings.ToLower(s))}
+			if !m.match(nil, &v) {
+				t.Errorf("%s: %q not matched", c.re, s)
+			}
+		}
+		for _, s := range c.rejects {
+			lower := []byte(strings.ToLower(s))
+			passes := true
+			for _, set := range m.required {
+				passes = passes && containsAny(lower, set)
+			}
+			if passes {
+				t.Errorf("%s: prefilter lets %q through", c.re, s)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"math/big"
@@ -204,9 +205,9 @@ func (m *numCompare) String() string { return m.op + " " + m.src }
 // must contain.
 type regexMatcher struct {
 	re       *regexp.Regexp
-	required [][]byte // folded; one of them must occur in the folded value (none: no check)
-	minLen   int      // characters a match needs at least (a value needs as many bytes)
-	index    []string // folded literals of at least minIndexLiteral bytes for the candidate index
+	required [][][]byte // folded literal sets: of each, one must occur in the folded value
+	minLen   int        // characters a match needs at least (a value needs as many bytes)
+	index    []string   // folded literals of at least minIndexLiteral bytes for the candidate index
 	run      *classRun
 	src      string
 }
@@ -215,15 +216,8 @@ func (m *regexMatcher) match(_ *event.Event, v *event.Value) bool {
 	if !textual(v) || len(v.Raw) < m.minLen {
 		return false
 	}
-	if len(m.required) > 0 {
-		found := false
-		for _, lit := range m.required {
-			if bytes.Contains(v.Lower, lit) {
-				found = true
-				break
-			}
-		}
-		if !found {
+	for _, set := range m.required {
+		if !containsAny(v.Lower, set) {
 			return false
 		}
 	}
@@ -234,6 +228,15 @@ func (m *regexMatcher) match(_ *event.Event, v *event.Value) bool {
 }
 
 func (m *regexMatcher) String() string { return "re " + m.src }
+
+func containsAny(b []byte, lits [][]byte) bool {
+	for _, lit := range lits {
+		if bytes.Contains(b, lit) {
+			return true
+		}
+	}
+	return false
+}
 
 // minLineLength replaces regexes of the form `.{n,}`: RE2 spends hundreds of microseconds on
 // them, while the question is only whether some line holds n characters.
@@ -807,10 +810,12 @@ func compileRegex(src, flags string, plain bool) (valueMatcher, error) {
 	m := &regexMatcher{re: re, src: src, minLen: minRunes(parsed), run: run}
 	// The matcher's own prefilter can use literals of any length: bytes.Contains on one rare byte
 	// (a backtick, "${") is far cheaper than running the regex.
-	if lits, ok := regexLiterals(parsed, 1); ok {
-		for _, l := range lits {
-			m.required = append(m.required, []byte(l))
+	for _, lits := range requiredLiteralSets(parsed) {
+		set := make([][]byte, len(lits))
+		for i, l := range lits {
+			set[i] = []byte(l)
 		}
+		m.required = append(m.required, set)
 	}
 	m.index, _ = regexLiterals(parsed, minIndexLiteral)
 	return m, nil
@@ -876,56 +881,11 @@ func regexLiterals(re *syntax.Regexp, minLen int) ([]string, bool) {
 	case syntax.OpConcat:
 		var best []string
 		found := false
-		consider := func(lits []string) {
+		for _, lits := range concatLiteralSets(re, minLen) {
 			if !found || betterLiterals(lits, best) {
 				best, found = lits, true
 			}
 		}
-		// Runs of single characters (literals, and small classes like [Rr] or [ "']) form a set of
-		// longer literals: the cross product, kept small.
-		run := []string{""}
-		flush := func() {
-			if len(run) == 1 && run[0] == "" {
-				return
-			}
-			for _, r := range run {
-				if len(r) < minLen {
-					run = []string{""}
-					return
-				}
-			}
-			consider(run)
-			run = []string{""}
-		}
-		extend := func(chars []string) {
-			if len(run)*len(chars) > maxLiteralSet {
-				flush()
-			}
-			next := make([]string, 0, len(run)*len(chars))
-			for _, r := range run {
-				for _, c := range chars {
-					next = append(next, r+c)
-				}
-			}
-			run = next
-		}
-		for _, sub := range re.Sub {
-			if sub.Op == syntax.OpLiteral {
-				for _, r := range sub.Rune {
-					extend([]string{foldString(string(r))})
-				}
-				continue
-			}
-			if chars, ok := smallClass(sub); ok {
-				extend(chars)
-				continue
-			}
-			flush()
-			if lits, ok := regexLiterals(sub, minLen); ok {
-				consider(lits)
-			}
-		}
-		flush()
 		return best, found
 	case syntax.OpAlternate:
 		var all []string
@@ -939,6 +899,84 @@ func regexLiterals(re *syntax.Regexp, minLen int) ([]string, bool) {
 		return all, true
 	}
 	return nil, false
+}
+
+// concatLiteralSets returns, for a concatenation, the literal sets (each at least minLen bytes)
+// that its parts require: every match contains a literal of each set. Runs of single characters
+// (literals, and small classes like [Rr] or [ "']) form a set of longer literals: the cross
+// product, kept small.
+func concatLiteralSets(re *syntax.Regexp, minLen int) [][]string {
+	var sets [][]string
+	run := []string{""}
+	flush := func() {
+		if len(run) == 1 && run[0] == "" {
+			return
+		}
+		for _, r := range run {
+			if len(r) < minLen {
+				run = []string{""}
+				return
+			}
+		}
+		sets = append(sets, run)
+		run = []string{""}
+	}
+	extend := func(chars []string) {
+		if len(run)*len(chars) > maxLiteralSet {
+			flush()
+		}
+		next := make([]string, 0, len(run)*len(chars))
+		for _, r := range run {
+			for _, c := range chars {
+				next = append(next, r+c)
+			}
+		}
+		run = next
+	}
+	for _, sub := range re.Sub {
+		if sub.Op == syntax.OpLiteral {
+			for _, r := range sub.Rune {
+				extend([]string{foldString(string(r))})
+			}
+			continue
+		}
+		if chars, ok := smallClass(sub); ok {
+			extend(chars)
+			continue
+		}
+		flush()
+		if lits, ok := regexLiterals(sub, minLen); ok {
+			sets = append(sets, lits)
+		}
+	}
+	flush()
+	return sets
+}
+
+// maxRequiredSets bounds the literal sets a regular expression's prefilter checks.
+const maxRequiredSets = 3
+
+// requiredLiteralSets returns up to maxRequiredSets literal sets, most selective first, such
+// that every match of re contains a literal of each: `\s-\s*<` needs both "-" and "<", and the
+// rarer "<" rejects most values before the regex runs.
+func requiredLiteralSets(re *syntax.Regexp) [][]string {
+	for re.Op == syntax.OpCapture || re.Op == syntax.OpPlus || re.Op == syntax.OpRepeat && re.Min >= 1 {
+		re = re.Sub[0]
+	}
+	var sets [][]string
+	if re.Op == syntax.OpConcat {
+		sets = concatLiteralSets(re, 1)
+	} else if lits, ok := regexLiterals(re, 1); ok {
+		sets = [][]string{lits}
+	}
+	slices.SortStableFunc(sets, func(a, b []string) int { return cmp.Compare(literalCost(a), literalCost(b)) })
+	var out [][]string
+	for _, set := range sets {
+		if len(out) < maxRequiredSets && !slices.ContainsFunc(out, func(o []string) bool { return slices.Equal(o, set) }) {
+			out = append(out, set) // "set.*&&\s?set" needs "set" once
+		}
+	}
+	return out
 }
 
 // maxLiteralSet bounds the literals one character run may expand into.
