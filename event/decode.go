@@ -564,6 +564,7 @@ func (d *decoder) skip(depth int) error {
 		if d.collect {
 			v, err := d.scalar()
 			if err == nil {
+				v.Field = -1
 				d.ev.all = append(d.ev.all, v)
 			}
 			return err
@@ -573,6 +574,7 @@ func (d *decoder) skip(depth int) error {
 	}
 	v, err := d.scalar()
 	if err == nil && d.collect && v.Kind != Null {
+		v.Field = -1
 		d.ev.all = append(d.ev.all, v)
 	}
 	return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,9 +108,10 @@ func TestDecodeCollectAll(t *testing.T) {
 	}
 	var got []string
 	for _, v := range ev.All() {
-		got = append(got, string(v.Raw))
+		got = append(got, fmt.Sprintf("%s@%d", v.Raw, v.Field))
 	}
-	if strings.Join(got, ",") != "x,y,2,false" {
+	// The values of unreferenced keys are of no field: -1, not field 0 ("a").
+	if strings.Join(got, ",") != "x@0,y@-1,2@-1,false@-1" {
 		t.Fatalf("all = %q", got)
 	}
 }
