@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"slices"
 	"strings"
 
@@ -11,20 +10,18 @@ import (
 
 // stringSet matches any of many plain values of one shape (equal, prefix, suffix or contains) in
 // one pass instead of one comparison per value: a hash lookup for equality, one lookup per
-// distinct length for prefixes and suffixes, and for substrings the index's literal scanner (a
-// scan keyed on first bytes for values too short for it). Rules often list dozens of values
-// (process names, command-line fragments).
+// distinct length for prefixes and suffixes, and for substrings the index's literal scanner (the
+// values too short for it, or too few to be worth one, are searched for one by one). Rules often
+// list dozens of values (process names, command-line fragments).
 type stringSet struct {
-	op       strOp
-	cased    bool
-	exact    map[string]struct{} // opEqual
-	byLen    []lengthSet         // opPrefix, opSuffix: ascending length
-	long     *multilit.Matcher   // opContains: values of multilit.MinLen bytes or more, when many
-	first    [256][][]byte       // opContains: the other values by first byte
-	short    [][]byte            // opContains: empty values match everything
-	seen     [256]bool           // opContains: bytes that start one of the other values
-	anyShort bool                // opContains: first and seen hold values
-	all      []*strMatcher       // the members, for explain and the index
+	op    strOp
+	cased bool
+	exact map[string]struct{} // opEqual
+	byLen []lengthSet         // opPrefix, opSuffix: ascending length
+	long  *multilit.Matcher   // opContains: values of multilit.MinLen bytes or more, when many
+	rest  [][]byte            // opContains: the other values, each searched for alone
+	empty bool                // opContains: an empty value matches everything
+	all   []*strMatcher       // the members, for explain and the index
 }
 
 type lengthSet struct {
@@ -36,7 +33,7 @@ type lengthSet struct {
 const minStringSet = 4
 
 // minScannedSet is the fewest substrings searched for with the literal scanner; fewer are
-// searched for by first byte (building a scanner costs memory and compile time).
+// searched for one by one (building a scanner costs memory and compile time).
 const minScannedSet = 8
 
 // groupStrings replaces runs of simple string matchers of one shape with stringSets. Only for
@@ -107,14 +104,11 @@ func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 		for _, m := range members {
 			switch {
 			case len(m.lit) == 0:
-				s.short = append(s.short, m.lit)
+				s.empty = true
 			case len(m.lit) >= multilit.MinLen && long >= minScannedSet:
 				b.Add(m.lit)
 			default:
-				c := m.lit[0]
-				s.first[c] = append(s.first[c], m.lit)
-				s.seen[c] = true
-				s.anyShort = true
+				s.rest = append(s.rest, m.lit)
 			}
 		}
 		if b.Len() > 0 {
@@ -157,7 +151,7 @@ func (s *stringSet) match(_ *event.Event, v *event.Value) bool {
 		}
 		return false
 	}
-	if len(s.short) > 0 {
+	if s.empty {
 		return true
 	}
 	if s.long != nil {
@@ -167,20 +161,7 @@ func (s *stringSet) match(_ *event.Event, v *event.Value) bool {
 			return true
 		}
 	}
-	if !s.anyShort {
-		return false
-	}
-	for i, c := range b {
-		if !s.seen[c] {
-			continue
-		}
-		for _, lit := range s.first[c] {
-			if bytes.HasPrefix(b[i:], lit) {
-				return true
-			}
-		}
-	}
-	return false
+	return containsAny(b, s.rest)
 }
 
 func (s *stringSet) String() string {
