@@ -30,11 +30,12 @@ type Builder struct {
 }
 
 // Add registers a literal (at least MinLen bytes) and returns its id; ids are dense, in order.
+// The builder keeps lit until Build: it must not change before then.
 func (b *Builder) Add(lit []byte) int {
 	if len(lit) < MinLen {
 		panic("multilit: literal shorter than MinLen")
 	}
-	b.lits = append(b.lits, append([]byte(nil), lit...))
+	b.lits = append(b.lits, lit)
 	return len(b.lits) - 1
 }
 
@@ -44,7 +45,12 @@ func (b *Builder) Len() int { return len(b.lits) }
 // Matcher is an immutable compiled literal set, safe for concurrent use.
 type Matcher struct {
 	q4, q3 table
-	lits   [][]byte
+	lits   []litRef // by id: where the literal's bytes are (the tables hold the only copy)
+}
+
+type litRef struct {
+	short    bool // in q3's data, else q4's
+	start, n uint32
 }
 
 // table indexes the literals anchored on grams of one length.
@@ -106,7 +112,7 @@ func (t *table) next(i uint32) uint32 {
 
 // Build compiles the literals.
 func (b *Builder) Build() *Matcher {
-	m := &Matcher{lits: b.lits}
+	m := &Matcher{lits: make([]litRef, len(b.lits))}
 	var long, short []int
 	for id, l := range b.lits {
 		if len(l) >= 4 {
@@ -117,6 +123,11 @@ func (b *Builder) Build() *Matcher {
 	}
 	m.q4 = b.table(4, long)
 	m.q3 = b.table(3, short)
+	for _, t := range []*table{&m.q4, &m.q3} {
+		for _, e := range t.entries {
+			m.lits[e.id] = litRef{short: t.q == 3, start: e.start, n: e.n}
+		}
+	}
 	return m
 }
 
@@ -330,4 +341,10 @@ func (t *table) try(e *entry, text []byte, pos int, hit func(id int)) {
 }
 
 // Literal returns the literal with the given id.
-func (m *Matcher) Literal(id int) string { return string(m.lits[id]) }
+func (m *Matcher) Literal(id int) string {
+	r, t := m.lits[id], &m.q4
+	if r.short {
+		t = &m.q3
+	}
+	return string(t.data[r.start : r.start+r.n])
+}

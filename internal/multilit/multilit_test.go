@@ -71,6 +71,14 @@ func TestScanRandomAgainstNaive(t *testing.T) {
 			b.Add(l)
 		}
 		m := b.Build()
+		if m.Literals() != len(lits) {
+			t.Fatalf("%d literals, want %d", m.Literals(), len(lits))
+		}
+		for id, l := range lits {
+			if m.Literal(id) != string(l) {
+				t.Fatalf("literal %d is %q, want %q", id, m.Literal(id), l)
+			}
+		}
 		text := make([]byte, r.Intn(80))
 		for j := range text {
 			text[j] = alpha[r.Intn(len(alpha))]
