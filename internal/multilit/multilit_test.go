@@ -59,7 +59,7 @@ func TestScanKnown(t *testing.T) {
 func TestScanRandomAgainstNaive(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	alpha := []byte("abc\\-/ \x00\xff")
-	for round := 0; round < 500; round++ {
+	for round := 0; round < 2000; round++ {
 		var lits [][]byte
 		var b Builder
 		for i := 0; i < 1+r.Intn(40); i++ {
@@ -79,9 +79,13 @@ func TestScanRandomAgainstNaive(t *testing.T) {
 				t.Fatalf("literal %d is %q, want %q", id, m.Literal(id), l)
 			}
 		}
-		text := make([]byte, r.Intn(80))
-		for j := range text {
-			text[j] = alpha[r.Intn(len(alpha))]
+		var text []byte // random bytes and copies of the literals
+		for len(text) < 120 && r.Intn(12) > 0 {
+			if r.Intn(3) == 0 {
+				text = append(text, lits[r.Intn(len(lits))]...)
+			} else {
+				text = append(text, alpha[r.Intn(len(alpha))])
+			}
 		}
 		if got, want := scan(m, text), naive(lits, text); !equal(got, want) {
 			t.Fatalf("literals %q text %q: got %v want %v", lits, text, got, want)
