@@ -2,16 +2,14 @@ package detect
 
 import (
 	"maps"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/vigil-detect/vigil/event"
 	"github.com/vigil-detect/vigil/internal/multilit"
+	"github.com/vigil-detect/vigil/internal/parallel"
 )
 
 // The candidate index: for each rule, clauses of (field, literal) atoms such that any event the
@@ -530,16 +528,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 		}
 		ix.fields = append(ix.fields, fi)
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(builds)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(builds); i = int(next.Add(1) - 1) {
-				ix.fields[builds[i].field].lits = builds[i].b.Build()
-			}
-		})
-	}
-	wg.Wait()
+	parallel.Each(len(builds), func(i int) { ix.fields[builds[i].field].lits = builds[i].b.Build() })
 	for _, r := range routes {
 		r.fields = r.fields[:0]
 		for f := range r.fieldSet {

@@ -8,14 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	sigma "github.com/bradleyjkemp/sigma-go"
 	"gopkg.in/yaml.v3"
+
+	"github.com/vigil-detect/vigil/internal/parallel"
 )
 
 // Load reads rule files and directories (recursively, *.yml and *.yaml). Bad documents are
@@ -39,26 +38,19 @@ func LoadWith(lim Limits, paths ...string) *Set {
 		files = append(files, fs...)
 		parsed = append(parsed, make([]Set, len(fs))...)
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(files)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
-				if files[i] == "" {
-					continue
-				}
-				one := &parsed[i]
-				one.Limits = lim
-				data, err := readFile(files[i], lim.maxFileBytes())
-				if err != nil {
-					one.Errors = append(one.Errors, &Error{Path: files[i], Err: err})
-					continue
-				}
-				one.Add(files[i], data)
-			}
-		})
-	}
-	wg.Wait()
+	parallel.Each(len(files), func(i int) {
+		if files[i] == "" {
+			return
+		}
+		one := &parsed[i]
+		one.Limits = lim
+		data, err := readFile(files[i], lim.maxFileBytes())
+		if err != nil {
+			one.Errors = append(one.Errors, &Error{Path: files[i], Err: err})
+			return
+		}
+		one.Add(files[i], data)
+	})
 	set := &Set{Limits: lim}
 	for i := range parsed {
 		set.merge(&parsed[i])
