@@ -29,14 +29,14 @@ func LoadWith(lim Limits, paths ...string) *Set {
 	var files []string
 	var parsed []Set
 	for _, p := range paths {
-		fs, err := ruleFiles(p)
+		names, err := ruleFiles(p)
 		if err != nil {
 			files = append(files, "")
 			parsed = append(parsed, Set{Errors: []error{&Error{Path: p, Err: err}}})
 			continue
 		}
-		files = append(files, fs...)
-		parsed = append(parsed, make([]Set, len(fs))...)
+		files = append(files, names...)
+		parsed = append(parsed, make([]Set, len(names))...)
 	}
 	parallel.Each(len(files), func(i int) {
 		if files[i] == "" {
