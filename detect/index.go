@@ -365,8 +365,9 @@ type byteSet uint64
 // atomBit is the bit of the i-th byte atom in a byteSet.
 func atomBit(i int) byteSet { return 1 << min(i+1, 63) }
 
-// addBytes adds the atoms occurring in text.
-func (fi *fieldIndex) addBytes(set byteSet, text []byte) byteSet {
+// byteAtoms returns the byte atoms occurring in text.
+func (fi *fieldIndex) byteAtoms(text []byte) byteSet {
+	var set byteSet
 	for _, c := range text {
 		set |= 1 << (fi.byteBit[c] & 63)
 	}
@@ -486,8 +487,8 @@ func buildIndex(routes []*route, disabled bool) *index {
 	// The literal matchers are built last, on every core: with the SigmaHQ corpus they are half
 	// of compiling.
 	type pending struct {
-		field int
-		b     multilit.Builder
+		pos int // in ix.fields
+		b   multilit.Builder
 	}
 	var builds []pending
 	for _, f := range slices.Sorted(maps.Keys(byField)) {
@@ -528,7 +529,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 		}
 		ix.fields = append(ix.fields, fi)
 	}
-	parallel.Each(len(builds), func(i int) { ix.fields[builds[i].field].lits = builds[i].b.Build() })
+	parallel.Each(len(builds), func(i int) { ix.fields[builds[i].pos].lits = builds[i].b.Build() })
 	for _, r := range routes {
 		r.fields = r.fields[:0]
 		for f := range r.fieldSet {
@@ -672,7 +673,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 		}
 		var mine byteSet // the byte atoms of this value
 		if fi.byteBit != nil {
-			mine = fi.addBytes(0, v.Lower)
+			mine = fi.byteAtoms(v.Lower)
 			*present |= mine
 		}
 		if fc != nil {
