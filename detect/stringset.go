@@ -18,7 +18,7 @@ type stringSet struct {
 	cased bool
 	exact map[string]struct{} // opEqual
 	byLen []lengthSet         // opPrefix, opSuffix: ascending length
-	long  *multilit.Matcher   // opContains: values of multilit.MinLen bytes or more, when many
+	long  *multilit.Matcher   // opContains: the values the scanner takes, when many
 	rest  [][]byte            // opContains: the other values, each searched for alone
 	empty bool                // opContains: an empty value matches everything
 	all   []*strMatcher       // the members, for explain and the index
@@ -94,9 +94,10 @@ func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 		}
 		slices.SortFunc(s.byLen, func(a, b lengthSet) int { return a.n - b.n })
 	case opContains:
+		scannable := func(lit []byte) bool { return len(lit) >= multilit.MinLen && len(lit) <= multilit.MaxLen }
 		long := 0
 		for _, m := range members {
-			if len(m.lit) >= multilit.MinLen {
+			if scannable(m.lit) {
 				long++
 			}
 		}
@@ -105,7 +106,7 @@ func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 			switch {
 			case len(m.lit) == 0:
 				s.empty = true
-			case len(m.lit) >= multilit.MinLen && long >= minScannedSet:
+			case scannable(m.lit) && long >= minScannedSet:
 				b.Add(m.lit)
 			default:
 				s.rest = append(s.rest, m.lit)

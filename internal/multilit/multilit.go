@@ -14,8 +14,11 @@ import (
 	"slices"
 )
 
-// MinLen is the shortest literal accepted.
-const MinLen = 3
+// MinLen and MaxLen bound the literals accepted.
+const (
+	MinLen = 3
+	MaxLen = 1<<16 - 1
+)
 
 // A bitmap has about bitsPerAnchor bits per anchor (a window of ordinary text then rarely hits
 // it), from one word up to 2^maxBitmapBits bits (32 KiB).
@@ -32,8 +35,8 @@ type Builder struct {
 // Add registers a literal (at least MinLen bytes) and returns its id; ids are dense, in order.
 // The builder keeps lit until Build: it must not change before then.
 func (b *Builder) Add(lit []byte) int {
-	if len(lit) < MinLen {
-		panic("multilit: literal shorter than MinLen")
+	if len(lit) < MinLen || len(lit) > MaxLen {
+		panic("multilit: literal shorter than MinLen or longer than MaxLen")
 	}
 	b.lits = append(b.lits, lit)
 	return len(b.lits) - 1
@@ -65,7 +68,8 @@ type table struct {
 
 // slot lists the literals anchored on one gram, entries[start:end]; end == 0 marks a free slot.
 // It holds a copy of the first entry, so that verifying a gram with one literal (the usual case)
-// reads the slot and, only when the check word agrees, the literal's bytes.
+// reads the slot and, only when the check word agrees, the literal's bytes. 32 bytes: in a table
+// that starts on a cache line, no slot straddles two.
 type slot struct {
 	gram       uint32
 	start, end int32
@@ -74,16 +78,16 @@ type slot struct {
 
 // entry is one literal anchored on a gram.
 type entry struct {
-	id     int32
-	offset int32  // where the anchor sits in the literal
-	start  uint32 // the literal is data[start:start+n]
-	n      uint32
+	id    int32
+	start uint32 // the literal is data[start:start+n]
 	// check is the literal's four bytes after the anchor (before it when the literal ends
 	// within four bytes of it; checkAt says where, relative to the anchor): comparing them with
 	// the text rejects most windows where only the gram matches without reading data. Literals
 	// of three bytes have none.
 	check   uint32
-	checkAt int32
+	n       uint16
+	offset  uint16 // where the anchor sits in the literal
+	checkAt int8
 }
 
 func gram(b []byte, i, q int) uint32 {
@@ -125,7 +129,7 @@ func (b *Builder) Build() *Matcher {
 	m.q3 = b.table(3, short)
 	for _, t := range []*table{&m.q4, &m.q3} {
 		for _, e := range t.entries {
-			m.lits[e.id] = litRef{short: t.q == 3, start: e.start, n: e.n}
+			m.lits[e.id] = litRef{short: t.q == 3, start: e.start, n: uint32(e.n)}
 		}
 	}
 	return m
@@ -169,7 +173,7 @@ func (b *Builder) table(q int, ids []int) table {
 				best, bestOff, bestCost = g, i, cost
 			}
 		}
-		anchors = append(anchors, anchored{best, entry{id: int32(id), offset: int32(bestOff), n: uint32(len(l))}})
+		anchors = append(anchors, anchored{best, entry{id: int32(id), offset: uint16(bestOff), n: uint16(len(l))}})
 	}
 	slices.SortStableFunc(anchors, func(a, b anchored) int { return cmp.Compare(a.gram, b.gram) })
 	distinct := 0
@@ -198,14 +202,14 @@ func (b *Builder) table(q int, ids []int) table {
 			l := b.lits[e.id]
 			t.data = append(t.data, l...)
 			if len(l) >= 4 {
-				e.checkAt = int32(q) // after the anchor
+				e.checkAt = int8(q) // after the anchor
 				if int(e.offset)+q+4 > len(l) {
 					e.checkAt = -4 // before it
 					if e.offset < 4 {
-						e.checkAt = -e.offset // the literal's first four bytes
+						e.checkAt = -int8(e.offset) // the literal's first four bytes
 					}
 				}
-				e.check = binary.LittleEndian.Uint32(l[e.offset+e.checkAt:])
+				e.check = binary.LittleEndian.Uint32(l[int(e.offset)+int(e.checkAt):])
 			}
 			t.entries = append(t.entries, e)
 		}
@@ -335,7 +339,7 @@ func (t *table) try(e *entry, text []byte, pos int, hit func(id int)) {
 	if e.n >= 4 && binary.LittleEndian.Uint32(text[pos+int(e.checkAt):]) != e.check {
 		return
 	}
-	if bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+e.n]) {
+	if bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+uint32(e.n)]) {
 		hit(int(e.id))
 	}
 }

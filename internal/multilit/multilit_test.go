@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"sort"
 	"testing"
+	"unsafe"
 
 	"github.com/vigil-detect/vigil/internal/race"
 )
@@ -140,5 +141,12 @@ func BenchmarkScan(b *testing.B) {
 				c.m.Scan(text, func(int) { hits++ })
 			}
 		})
+	}
+}
+
+// TestSlotSize: a slot is 32 bytes, so that none straddles two cache lines.
+func TestSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(slot{}); n != 32 {
+		t.Fatalf("a slot is %d bytes, want 32", n)
 	}
 }
