@@ -10,10 +10,15 @@ type packer struct {
 	filters  []filterNode
 	fields   []fieldMatcher
 	strs     []strMatcher
+	sets     []stringSet
+	regexes  []regexMatcher
 	nodes    []node
 	vals     []valueMatcher
 	ints     []int
 	globs    []globPiece
+	lists    [][]byte
+	byteSets [][][]byte
+	lengths  []lengthSet
 	bytes    []byte
 }
 
@@ -103,10 +108,33 @@ func (p *packer) matcher(vm valueMatcher) valueMatcher {
 			}
 		}
 		return c
+	case *stringSet:
+		c := take(&p.sets)
+		*c = *m
+		c.byLen = carve(&p.lengths, m.byLen)
+		c.rest = p.byteLists(m.rest)
+		return c
+	case *regexMatcher:
+		c := take(&p.regexes)
+		*c = *m
+		c.required = carve(&p.byteSets, m.required)
+		for i, set := range c.required {
+			c.required[i] = p.byteLists(set)
+		}
+		return c
 	case anyOf:
 		return anyOf(p.matchers(m))
 	}
 	return vm
+}
+
+// byteLists packs a list of byte strings: the list, then the bytes.
+func (p *packer) byteLists(bs [][]byte) [][]byte {
+	out := carve(&p.lists, bs)
+	for i := range out {
+		out[i] = carve(&p.bytes, out[i])
+	}
+	return out
 }
 
 // pack replaces every variant's condition, and the conditions Explain uses, with packed copies

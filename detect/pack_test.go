@@ -9,7 +9,8 @@ import (
 
 // TestPackCopiesConditions: packed conditions are deep copies of the compiled ones, for rules
 // with every kind of node (searches, filters, and/or/not, field lists, fieldref, globs, windash
-// variants, value sets, regexes, numbers, keywords), and Explain uses the packed copies.
+// variants, value sets of each shape, regexes, numbers, keywords), and Explain uses the packed
+// copies.
 func TestPackCopiesConditions(t *testing.T) {
 	src := `title: every node
 id: 00000000-0000-0000-0000-0000000000aa
@@ -24,13 +25,16 @@ detection:
     sel_re:
         CommandLine|re: '\s[a-f0-9]{16}\s'
         EventID: [1, 4688]
+    sel_sets:
+        CommandLine|contains: [' -nop ', ' -w hidden ', 'iex', 'downloadstring']
+        ParentImage|startswith: ['C:\Users\', 'C:\ProgramData\', 'C:\Temp\', 'D:\']
     keywords:
         - 'mimikatz'
         - 'sekurlsa::'
     filter:
         User|startswith: 'NT AUTHORITY\'
         IntegrityLevel: null
-    condition: (sel_img or all of sel_g* or sel_re or keywords) and not filter
+    condition: (sel_img or all of sel_g* or sel_re or sel_sets or keywords) and not filter
 ---
 title: filter target
 id: 00000000-0000-0000-0000-0000000000ab
