@@ -71,17 +71,55 @@ type Event struct {
 	keyBuf  []byte
 	// keys remembers the top-level keys of the previous event and their schema nodes: events of
 	// one source share a layout, so comparing the key with the remembered one usually replaces
-	// a map lookup.
-	keys []cachedKey
-	odd  int32 // first field expected to be scalar that held an object, or -1
+	// a map lookup. The names of unreferenced keys are kept in keyNames.
+	keys     []cachedKey
+	keyNames []byte
+	odd      int32 // first field expected to be scalar that held an object, or -1
 	// loose: the event has whitespace outside its strings, or raw control characters inside
 	// them (see Compact)
 	loose bool
 }
 
 type cachedKey struct {
-	key   string
-	child *node
+	key    string // a referenced key: the schema's own string
+	child  *node  // nil: the key is not referenced
+	off, n uint32 // an unreferenced key: its name is keyNames[off:off+n] (n 0: not remembered)
+}
+
+// maxKeyNames bounds Event.keyNames; when full, it is emptied and the unreferenced keys forgotten.
+const maxKeyNames = 16 << 10
+
+// is reports whether c remembers key.
+func (c *cachedKey) is(ev *Event, key []byte) bool {
+	if c.child != nil {
+		return c.key == string(key)
+	}
+	return c.n > 0 && string(ev.keyNames[c.off:c.off+c.n]) == string(key)
+}
+
+// rememberKey remembers, at position k of the top-level keys, key and its schema node.
+func (ev *Event) rememberKey(k int, key []byte, child *node) {
+	c := cachedKey{child: child}
+	switch {
+	case child != nil:
+		c.key = child.name // the schema's own string: no allocation
+	case len(key) > 0 && len(key) <= maxKeyNames:
+		if len(ev.keyNames)+len(key) > maxKeyNames {
+			ev.keyNames = ev.keyNames[:0]
+			for i := range ev.keys {
+				if ev.keys[i].child == nil {
+					ev.keys[i].n = 0
+				}
+			}
+		}
+		c.off, c.n = uint32(len(ev.keyNames)), uint32(len(key))
+		ev.keyNames = append(ev.keyNames, key...)
+	}
+	if k == len(ev.keys) {
+		ev.keys = append(ev.keys, c)
+	} else {
+		ev.keys[k] = c
+	}
 }
 
 type span struct{ lo, hi int32 }
@@ -161,6 +199,7 @@ func (ev *Event) reset(s *Schema, raw []byte) {
 		ev.spans = make([]span, len(s.names))
 		ev.touched = ev.touched[:0]
 		ev.keys = ev.keys[:0]
+		ev.keyNames = ev.keyNames[:0]
 	}
 	for _, f := range ev.touched {
 		ev.spans[f] = span{}
@@ -229,21 +268,12 @@ func (d *decoder) object(n *node, depth int) error {
 		d.ws()
 		var child *node
 		switch {
-		case top && k < len(d.ev.keys) && d.ev.keys[k].key == string(key):
+		case top && k < len(d.ev.keys) && d.ev.keys[k].is(d.ev, key):
 			child = d.ev.keys[k].child
 		case n != nil && n.kids != nil:
 			child = n.kids[string(key)]
 			if top && k <= len(d.ev.keys) && k < maxCachedKeys {
-				// Remember referenced keys only, by the schema's own string: no allocation.
-				c := cachedKey{}
-				if child != nil {
-					c = cachedKey{key: child.name, child: child}
-				}
-				if k == len(d.ev.keys) {
-					d.ev.keys = append(d.ev.keys, c)
-				} else {
-					d.ev.keys[k] = c
-				}
+				d.ev.rememberKey(k, key, child)
 			}
 		}
 		if child == nil {

@@ -193,6 +193,8 @@ func BenchmarkDecode(b *testing.B) {
 
 // TestDecodeKeyCacheAcrossLayouts alternates events whose keys come in different orders and sets:
 // the remembered key layout must never hand a value to the wrong field.
+// Unreferenced keys are remembered too (by name, in the event), so an unreferenced key must never
+// hide a referenced one at the same position.
 func TestDecodeKeyCacheAcrossLayouts(t *testing.T) {
 	s := NewSchema()
 	a, b := s.Add("A"), s.Add("B")
@@ -202,6 +204,9 @@ func TestDecodeKeyCacheAcrossLayouts(t *testing.T) {
 		{`{"C":"6","A":"7"}`, "7", ""},
 		{`{"A":"8","B":"9","C":"0"}`, "8", "9"},
 		{`{"":"x","A":"y"}`, "y", ""},
+		{`{"C":"1","B":"2"}`, "", "2"},       // an unreferenced key remembered where A was
+		{`{"A":"3","D\u0041":"4"}`, "3", ""}, // an escaped unreferenced key
+		{`{"DA":"5","A":"6"}`, "6", ""},
 	}
 	var ev Event
 	for round := 0; round < 3; round++ {
@@ -263,6 +268,27 @@ func TestCompactAgreesWithEncodingJSON(t *testing.T) {
 		err := json.Compact(&buf, []byte(raw)) // fails on raw control characters
 		if want := err == nil && buf.String() == raw; ev.Compact() != want {
 			t.Errorf("%q: Compact() = %v, want %v", raw, ev.Compact(), want)
+		}
+	}
+}
+
+// TestDecodeKeyNamesOverflow: events with ever new unreferenced keys fill the remembered names;
+// when full they are forgotten, and the referenced field is still found every time.
+func TestDecodeKeyNamesOverflow(t *testing.T) {
+	s := NewSchema()
+	a := s.Add("A")
+	var ev Event
+	long := strings.Repeat("k", 300)
+	for i := range 200 {
+		raw := fmt.Sprintf(`{"%s%d":1,"A":"%d","%s%d":2}`, long, i, i, long, i+1000)
+		if err := s.Decode([]byte(raw), &ev, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(ev.First(a).Raw); got != fmt.Sprint(i) {
+			t.Fatalf("event %d: A = %q", i, got)
+		}
+		if len(ev.keyNames) > maxKeyNames {
+			t.Fatalf("%d bytes of key names kept, bound %d", len(ev.keyNames), maxKeyNames)
 		}
 	}
 }
