@@ -69,10 +69,15 @@ type Event struct {
 	all     []Value
 	buf     []byte
 	keyBuf  []byte
-	// keys remembers the top-level keys of the previous event and their schema nodes: events of
-	// one source share a layout, so comparing the key with the remembered one usually replaces
-	// a map lookup. The names of unreferenced keys are kept in keyNames.
-	keys     []cachedKey
+	// layouts remembers the top-level keys of recent events and their schema nodes: events of
+	// one kind share a layout, so comparing a key with the remembered one usually replaces a map
+	// lookup. A stream mixes a few kinds (process creations, logons, network connections), hence
+	// several layouts; layout is the one the previous key matched. The names of unreferenced keys
+	// are kept in keyNames.
+	layouts  [maxLayouts][]cachedKey
+	used     [maxLayouts]uint64 // when each layout last served an event
+	events   uint64
+	layout   int
 	keyNames []byte
 	odd      int32 // first field expected to be scalar that held an object, or -1
 	// loose: the event has whitespace outside its strings, or raw control characters inside
@@ -89,6 +94,9 @@ type cachedKey struct {
 // maxKeyNames bounds Event.keyNames; when full, it is emptied and the unreferenced keys forgotten.
 const maxKeyNames = 16 << 10
 
+// maxLayouts is how many key layouts an Event remembers.
+const maxLayouts = 8
+
 // is reports whether c remembers key.
 func (c *cachedKey) is(ev *Event, key []byte) bool {
 	if c.child != nil {
@@ -97,8 +105,36 @@ func (c *cachedKey) is(ev *Event, key []byte) bool {
 	return c.n > 0 && string(ev.keyNames[c.off:c.off+c.n]) == string(key)
 }
 
-// rememberKey remembers, at position k of the top-level keys, key and its schema node.
-func (ev *Event) rememberKey(k int, key []byte, child *node) {
+// otherLayout finds the key at position k of the top-level object in another remembered layout
+// than the one the previous key matched, and follows it.
+func (ev *Event) otherLayout(k int, key []byte) (*node, bool) {
+	for i := range ev.layouts {
+		if l := ev.layouts[i]; i != ev.layout && k < len(l) && l[k].is(ev, key) {
+			ev.layout = i
+			return l[k].child, true
+		}
+	}
+	return nil, false
+}
+
+// rememberKey remembers key and its schema node at position k of the top-level keys. The first
+// key of an event that no layout knows starts a new layout (replacing the one unused longest),
+// with the keys before it copied from the layout followed so far.
+func (ev *Event) rememberKey(k int, key []byte, child *node, fresh *bool) {
+	if *fresh {
+		*fresh = false
+		w := 0
+		for i := range ev.used {
+			if ev.used[i] < ev.used[w] {
+				w = i
+			}
+		}
+		if w != ev.layout {
+			prefix := ev.layouts[ev.layout][:min(k, len(ev.layouts[ev.layout]))]
+			ev.layouts[w] = append(ev.layouts[w][:0], prefix...)
+			ev.layout = w
+		}
+	}
 	c := cachedKey{child: child}
 	switch {
 	case child != nil:
@@ -106,20 +142,27 @@ func (ev *Event) rememberKey(k int, key []byte, child *node) {
 	case len(key) > 0 && len(key) <= maxKeyNames:
 		if len(ev.keyNames)+len(key) > maxKeyNames {
 			ev.keyNames = ev.keyNames[:0]
-			for i := range ev.keys {
-				if ev.keys[i].child == nil {
-					ev.keys[i].n = 0
+			for _, l := range ev.layouts {
+				for i := range l {
+					if l[i].child == nil {
+						l[i].n = 0
+					}
 				}
 			}
 		}
 		c.off, c.n = uint32(len(ev.keyNames)), uint32(len(key))
 		ev.keyNames = append(ev.keyNames, key...)
 	}
-	if k == len(ev.keys) {
-		ev.keys = append(ev.keys, c)
-	} else {
-		ev.keys[k] = c
+	l := ev.layouts[ev.layout]
+	switch {
+	case k == len(l):
+		l = append(l, c)
+	case k < len(l):
+		l[k] = c
+	default:
+		return // a gap: the positions before k are not this layout's
 	}
+	ev.layouts[ev.layout] = l
 }
 
 type span struct{ lo, hi int32 }
@@ -183,7 +226,10 @@ func (s *Schema) Decode(raw []byte, ev *Event, lim Limits) error {
 		}
 		return &Error{Reason: "not_object", Offset: 0, Msg: "event is JSON but not an object"}
 	}
-	if err := d.object(s.root, 1); err != nil {
+	err := d.object(s.root, 1)
+	ev.events++
+	ev.used[ev.layout] = ev.events
+	if err != nil {
 		return err
 	}
 	d.ws()
@@ -198,7 +244,9 @@ func (ev *Event) reset(s *Schema, raw []byte) {
 		ev.schema = s
 		ev.spans = make([]span, len(s.names))
 		ev.touched = ev.touched[:0]
-		ev.keys = ev.keys[:0]
+		for i := range ev.layouts {
+			ev.layouts[i] = ev.layouts[i][:0]
+		}
 		ev.keyNames = ev.keyNames[:0]
 	}
 	for _, f := range ev.touched {
@@ -252,6 +300,11 @@ func (d *decoder) object(n *node, depth int) error {
 		return nil
 	}
 	top := depth == 1
+	fresh := true // no key of this object has started a new layout yet
+	var layout []cachedKey
+	if top {
+		layout = d.ev.layouts[d.ev.layout]
+	}
 	for k := 0; ; k++ {
 		if d.pos >= len(d.raw) || d.raw[d.pos] != '"' {
 			return d.fail("expected a quoted object key")
@@ -267,13 +320,19 @@ func (d *decoder) object(n *node, depth int) error {
 		d.pos++
 		d.ws()
 		var child *node
-		switch {
-		case top && k < len(d.ev.keys) && d.ev.keys[k].is(d.ev, key):
-			child = d.ev.keys[k].child
-		case n != nil && n.kids != nil:
+		known := false
+		if top && k < maxCachedKeys {
+			if k < len(layout) && layout[k].is(d.ev, key) {
+				child, known = layout[k].child, true
+			} else if child, known = d.ev.otherLayout(k, key); known {
+				layout = d.ev.layouts[d.ev.layout]
+			}
+		}
+		if !known && n != nil && n.kids != nil {
 			child = n.kids[string(key)]
-			if top && k <= len(d.ev.keys) && k < maxCachedKeys {
-				d.ev.rememberKey(k, key, child)
+			if top && k < maxCachedKeys {
+				d.ev.rememberKey(k, key, child, &fresh)
+				layout = d.ev.layouts[d.ev.layout]
 			}
 		}
 		if child == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -289,6 +290,55 @@ func TestDecodeKeyNamesOverflow(t *testing.T) {
 		}
 		if len(ev.keyNames) > maxKeyNames {
 			t.Fatalf("%d bytes of key names kept, bound %d", len(ev.keyNames), maxKeyNames)
+		}
+	}
+}
+
+// TestDecodeManyLayouts: events of more kinds than an Event remembers layouts, with keys in
+// different orders, referenced and not, decoded in random order: every field must come out as a
+// fresh Event (nothing remembered) reads it.
+func TestDecodeManyLayouts(t *testing.T) {
+	s := NewSchema()
+	names := []string{"A", "B", "C", "D", "E"}
+	fields := make([]int, len(names))
+	for i, n := range names {
+		fields[i] = s.Add(n)
+	}
+	r := rand.New(rand.NewSource(7))
+	keys := []string{"A", "B", "C", "D", "E", "u1", "u2", "u3", "u4", "u5", "u6"}
+	var kinds [][]string
+	for range 3 * maxLayouts {
+		perm := r.Perm(len(keys))[:3+r.Intn(len(keys)-3)]
+		var kind []string
+		for _, i := range perm {
+			kind = append(kind, keys[i])
+		}
+		kinds = append(kinds, kind)
+	}
+	var cached Event
+	for i := range 3000 {
+		kind := kinds[r.Intn(len(kinds))]
+		var b strings.Builder
+		b.WriteString("{")
+		for j, k := range kind {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%q:\"%s%d\"", k, k, i)
+		}
+		b.WriteString("}")
+		raw := []byte(b.String())
+		var fresh Event
+		if err := s.Decode(raw, &fresh, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Decode(raw, &cached, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		for fi, f := range fields {
+			if got, want := string(cached.First(f).Raw), string(fresh.First(f).Raw); got != want {
+				t.Fatalf("event %d %s: %s = %q, want %q", i, raw, names[fi], got, want)
+			}
 		}
 	}
 }
