@@ -438,10 +438,15 @@ func (d *decoder) value(n *node, depth int) error {
 	if n.field >= 0 {
 		d.record(n.field, v)
 	} else if d.collect {
-		v.Field = -1
-		d.ev.all = append(d.ev.all, v)
+		d.collectUnreferenced(v)
 	}
 	return nil
+}
+
+// collectUnreferenced keeps, for keyword searches (see All), a value of a key no field names.
+func (d *decoder) collectUnreferenced(v Value) {
+	v.Field = -1
+	d.ev.all = append(d.ev.all, v)
 }
 
 // record stores a value of field f, keeping each field's values contiguous in vals.
@@ -653,8 +658,7 @@ func (d *decoder) skip(depth int) error {
 		if d.collect {
 			v, err := d.scalar()
 			if err == nil {
-				v.Field = -1
-				d.ev.all = append(d.ev.all, v)
+				d.collectUnreferenced(v)
 			}
 			return err
 		}
@@ -663,8 +667,7 @@ func (d *decoder) skip(depth int) error {
 	}
 	v, err := d.scalar()
 	if err == nil && d.collect && v.Kind != Null {
-		v.Field = -1
-		d.ev.all = append(d.ev.all, v)
+		d.collectUnreferenced(v)
 	}
 	return err
 }
