@@ -165,7 +165,7 @@ func appendCompact(dst, src []byte) []byte {
 					break // an unescaped quote ends the string
 				}
 			}
-			dst = appendEscapingControls(dst, src[i:end])
+			dst = jsonstr.AppendEscapingControls(dst, src[i:end])
 			i = end
 		default:
 			j := i + 1
@@ -178,21 +178,6 @@ func appendCompact(dst, src []byte) []byte {
 	}
 	return dst
 }
-
-// appendEscapingControls appends s with its bytes below 0x20 written as \u00XX escapes.
-func appendEscapingControls(dst, s []byte) []byte {
-	start := 0
-	for i, c := range s {
-		if c < 0x20 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			start = i + 1
-		}
-	}
-	return append(dst, s[start:]...)
-}
-
-const hexDigits = "0123456789abcdef"
 
 // appendJSON marshals v without HTML escaping (alerts carry command lines full of < and &).
 func appendJSON(dst []byte, v any) ([]byte, error) {

@@ -3,6 +3,7 @@ package alertfmt
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -53,7 +54,7 @@ func lenientStrings(in []byte) []byte {
 		case c == '"':
 			inStr = !inStr
 		case inStr && c < 0x20:
-			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			out = fmt.Appendf(out, `\u%04x`, c)
 			continue
 		}
 		out = append(out, c)

@@ -58,3 +58,18 @@ func Append[S string | []byte](dst []byte, s S) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// AppendEscapingControls appends s, a piece of JSON text, with its bytes below 0x20 written as
+// \u00XX escapes: for text whose strings hold raw control characters (which lenient decoders
+// accept and JSON does not).
+func AppendEscapingControls(dst, s []byte) []byte {
+	start := 0
+	for i, c := range s {
+		if c < 0x20 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			start = i + 1
+		}
+	}
+	return append(dst, s[start:]...)
+}
