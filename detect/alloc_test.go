@@ -5,9 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigil-detect/vigil/rules"
-
 	"github.com/vigil-detect/vigil/internal/race"
+	"github.com/vigil-detect/vigil/rules"
 )
 
 // Every value matcher evaluates without allocating: the hot path must stay allocation-free

@@ -4,9 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigil-detect/vigil/rules"
-
 	"github.com/vigil-detect/vigil/internal/race"
+	"github.com/vigil-detect/vigil/rules"
 )
 
 // ruleYAML wraps a detection section into a minimal rule without a logsource (so it runs on

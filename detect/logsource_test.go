@@ -11,9 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vigil-detect/vigil/rules"
-
 	"github.com/vigil-detect/vigil/internal/race"
+	"github.com/vigil-detect/vigil/rules"
 )
 
 func compileRouted(t *testing.T, src string, opts Options) *Engine {

@@ -5,10 +5,9 @@ import (
 
 	"github.com/vigil-detect/vigil/config"
 	"github.com/vigil-detect/vigil/ingest"
+	"github.com/vigil-detect/vigil/internal/race"
 	"github.com/vigil-detect/vigil/rules"
 	"github.com/vigil-detect/vigil/stream"
-
-	"github.com/vigil-detect/vigil/internal/race"
 )
 
 // TestJSONPathStaysAllocationFree: with a syslog input configured for one topic, records of JSON
