@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"slices"
+	"unsafe"
 )
 
 // MinLen and MaxLen bound the literals accepted.
@@ -60,7 +61,7 @@ type litRef struct {
 type table struct {
 	q       int
 	bitmap  []uint64
-	shift   uint32 // 32 - log2(bits in bitmap)
+	mask    uint32 // bits in bitmap - 1
 	slots   []slot // open addressing on the gram
 	entries []entry
 	data    []byte // literal bytes, in entry order
@@ -98,7 +99,12 @@ func gram(b []byte, i, q int) uint32 {
 	return g
 }
 
-func bit(g, shift uint32) uint32 { return (g * 0x9E3779B1) >> shift }
+// bit is g's bit in a bitmap of mask+1 bits: the top bits of a 64-bit multiplicative hash, which
+// depend on every byte of the gram. A mask rather than a variable shift keeps the scan loops free
+// of the shift-count register and of Go's oversized-shift guard.
+func bit(g, mask uint32) uint32 {
+	return uint32(uint64(g)*0x9E3779B97F4A7C15>>(64-maxBitmapBits)) & mask
+}
 
 // home is a gram's first slot: its hash's top bits scaled to the table's size (the low bits of a
 // multiplicative hash depend on the gram's last bytes only, and cluster).
@@ -136,7 +142,7 @@ func (b *Builder) Build() *Matcher {
 }
 
 func (b *Builder) table(q int, ids []int) table {
-	t := table{q: q, bitmap: make([]uint64, 1), shift: 32 - 6, slots: make([]slot, 1)}
+	t := table{q: q, bitmap: make([]uint64, 1), mask: 1<<6 - 1, slots: make([]slot, 1)}
 	if len(ids) == 0 {
 		return t // an empty bitmap: Scan tests it without a branch
 	}
@@ -188,12 +194,12 @@ func (b *Builder) table(q int, ids []int) table {
 		bits++
 	}
 	t.bitmap = make([]uint64, 1<<bits/64)
-	t.shift = uint32(32 - bits)
+	t.mask = 1<<bits - 1
 	t.slots = make([]slot, size)
 	t.entries = make([]entry, 0, len(anchors))
 	for i := 0; i < len(anchors); {
 		g := anchors[i].gram
-		h := bit(g, t.shift)
+		h := bit(g, t.mask)
 		t.bitmap[h>>6] |= 1 << (h & 63)
 		s := slot{gram: g, start: int32(len(t.entries))}
 		for ; i < len(anchors) && anchors[i].gram == g; i++ {
@@ -267,16 +273,25 @@ func (m *Matcher) Scan(text []byte, hit func(id int)) {
 	}
 }
 
+// The scan loops read bitmap words through a pointer: a bit index is masked below the bitmap's
+// size (table.mask), so the word is always in it, and without the bounds checks and the slices'
+// lengths the loops' values fit in registers.
+
+// word returns the bitmap word holding bit h (h <= mask).
+func word(bitmap unsafe.Pointer, h uint32) uint64 {
+	return *(*uint64)(unsafe.Add(bitmap, uintptr(h>>6)*8))
+}
+
 // scan4 tests every 4-byte window of text.
 func (m *Matcher) scan4(text []byte, hit func(id int)) {
 	if m.q4.entries == nil || len(text) < 4 {
 		return
 	}
-	bitmap, shift := m.q4.bitmap, m.q4.shift
+	bitmap, mask := unsafe.Pointer(&m.q4.bitmap[0]), m.q4.mask
 	g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2])
 	for i := 3; i < len(text); i++ {
 		g = g<<8 | uint32(text[i])
-		if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
+		if h := bit(g, mask); word(bitmap, h)&(1<<(h&63)) != 0 {
 			m.verify(&m.q4, text, i-3, g, hit)
 		}
 	}
@@ -284,11 +299,11 @@ func (m *Matcher) scan4(text []byte, hit func(id int)) {
 
 // scan3 tests every 3-byte window of text.
 func (m *Matcher) scan3(text []byte, hit func(id int)) {
-	bitmap, shift := m.q3.bitmap, m.q3.shift
+	bitmap, mask := unsafe.Pointer(&m.q3.bitmap[0]), m.q3.mask
 	g := uint32(text[0])<<8 | uint32(text[1])
 	for i := 2; i < len(text); i++ {
 		g = (g<<8 | uint32(text[i])) & 0xFFFFFF
-		if h := bit(g, shift); bitmap[h>>6]&(1<<(h&63)) != 0 {
+		if h := bit(g, mask); word(bitmap, h)&(1<<(h&63)) != 0 {
 			m.verify(&m.q3, text, i-2, g, hit)
 		}
 	}
@@ -297,20 +312,20 @@ func (m *Matcher) scan3(text []byte, hit func(id int)) {
 // scan43 tests the 3- and 4-byte windows starting at each position in one pass over text (at
 // least four bytes): the 3-byte gram is the 4-byte one's first three bytes.
 func (m *Matcher) scan43(text []byte, hit func(id int)) {
-	b4, s4 := m.q4.bitmap, m.q4.shift
-	b3, s3 := m.q3.bitmap, m.q3.shift
+	b4, m4 := unsafe.Pointer(&m.q4.bitmap[0]), m.q4.mask
+	b3, m3 := unsafe.Pointer(&m.q3.bitmap[0]), m.q3.mask
 	g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2]) // text[i-3:i]
 	for i := 3; i < len(text); i++ {
-		if h := bit(g, s3); b3[h>>6]&(1<<(h&63)) != 0 {
+		if h := bit(g, m3); word(b3, h)&(1<<(h&63)) != 0 {
 			m.verify(&m.q3, text, i-3, g, hit)
 		}
 		g = g<<8 | uint32(text[i])
-		if h := bit(g, s4); b4[h>>6]&(1<<(h&63)) != 0 {
+		if h := bit(g, m4); word(b4, h)&(1<<(h&63)) != 0 {
 			m.verify(&m.q4, text, i-3, g, hit)
 		}
 		g &= 0xFFFFFF
 	}
-	if h := bit(g, s3); b3[h>>6]&(1<<(h&63)) != 0 {
+	if h := bit(g, m3); word(b3, h)&(1<<(h&63)) != 0 {
 		m.verify(&m.q3, text, len(text)-3, g, hit)
 	}
 }

@@ -150,3 +150,25 @@ func TestSlotSize(t *testing.T) {
 		t.Fatalf("a slot is %d bytes, want 32", n)
 	}
 }
+
+// TestBitmapCoversMask: the scan loops read bitmap words unchecked, trusting that every bit
+// index a mask lets through is inside the bitmap.
+func TestBitmapCoversMask(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, n := range []int{0, 1, 2, 7, 100, 5000, 20000} {
+		var b Builder
+		for range n {
+			l := make([]byte, 3+r.Intn(6))
+			for j := range l {
+				l[j] = byte(r.Intn(256))
+			}
+			b.Add(l)
+		}
+		m := b.Build()
+		for _, tb := range []*table{&m.q4, &m.q3} {
+			if len(tb.bitmap)*64 != int(tb.mask)+1 {
+				t.Errorf("%d literals, q%d: %d bitmap words for mask %#x", n, tb.q, len(tb.bitmap), tb.mask)
+			}
+		}
+	}
+}
