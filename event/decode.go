@@ -89,6 +89,9 @@ type cachedKey struct {
 	key    string // a referenced key: the schema's own string
 	child  *node  // nil: the key is not referenced
 	off, n uint32 // an unreferenced key: its name is keyNames[off:off+n] (n 0: not remembered)
+	// plain: the name has no quote, backslash or control character, so a JSON string holds it
+	// exactly when its bytes up to the closing quote are the name's (see nextKeyIs)
+	plain bool
 }
 
 // maxKeyNames bounds Event.keyNames; when full, it is emptied and the unreferenced keys forgotten.
@@ -103,6 +106,28 @@ func (c *cachedKey) is(ev *Event, key []byte) bool {
 		return c.key == string(key)
 	}
 	return c.n > 0 && string(ev.keyNames[c.off:c.off+c.n]) == string(key)
+}
+
+// nextKeyIs reports whether the object key at d.pos is the one c remembers, comparing the raw
+// bytes without scanning the string first, and if so moves past it.
+func (d *decoder) nextKeyIs(c *cachedKey) bool {
+	if !c.plain || c.child == nil && c.n == 0 {
+		return false
+	}
+	n := len(c.key)
+	if c.child == nil {
+		n = int(c.n)
+	}
+	end := d.pos + 1 + n
+	if end >= len(d.raw) || d.raw[end] != '"' {
+		return false
+	}
+	if c.child != nil && string(d.raw[d.pos+1:end]) != c.key ||
+		c.child == nil && string(d.raw[d.pos+1:end]) != string(d.ev.keyNames[c.off:c.off+c.n]) {
+		return false
+	}
+	d.pos = end + 1
+	return true
 }
 
 // otherLayout finds the key at position k of the top-level object in another remembered layout
@@ -135,7 +160,7 @@ func (ev *Event) rememberKey(k int, key []byte, child *node, fresh *bool) {
 			ev.layout = w
 		}
 	}
-	c := cachedKey{child: child}
+	c := cachedKey{child: child, plain: plainKey(key)}
 	switch {
 	case child != nil:
 		c.key = child.name // the schema's own string: no allocation
@@ -152,6 +177,8 @@ func (ev *Event) rememberKey(k int, key []byte, child *node, fresh *bool) {
 		}
 		c.off, c.n = uint32(len(ev.keyNames)), uint32(len(key))
 		ev.keyNames = append(ev.keyNames, key...)
+	default:
+		c.plain = false // not remembered
 	}
 	l := ev.layouts[ev.layout]
 	switch {
@@ -163,6 +190,16 @@ func (ev *Event) rememberKey(k int, key []byte, child *node, fresh *bool) {
 		return // a gap: the positions before k are not this layout's
 	}
 	ev.layouts[ev.layout] = l
+}
+
+// plainKey reports whether key can be recognised by its raw bytes (see cachedKey.plain).
+func plainKey(key []byte) bool {
+	for _, c := range key {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 type span struct{ lo, hi int32 }
@@ -309,8 +346,13 @@ func (d *decoder) object(n *node, depth int) error {
 		if d.pos >= len(d.raw) || d.raw[d.pos] != '"' {
 			return d.fail("expected a quoted object key")
 		}
-		key, err := d.key()
-		if err != nil {
+		var child *node
+		var key []byte
+		var err error
+		known := top && k < len(layout) && d.nextKeyIs(&layout[k])
+		if known {
+			child = layout[k].child
+		} else if key, err = d.key(); err != nil {
 			return err
 		}
 		d.ws()
@@ -319,9 +361,7 @@ func (d *decoder) object(n *node, depth int) error {
 		}
 		d.pos++
 		d.ws()
-		var child *node
-		known := false
-		if top && k < maxCachedKeys {
+		if !known && top && k < maxCachedKeys {
 			if k < len(layout) && layout[k].is(d.ev, key) {
 				child, known = layout[k].child, true
 			} else if child, known = d.ev.otherLayout(k, key); known {

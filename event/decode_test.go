@@ -225,6 +225,33 @@ func TestDecodeKeyCacheAcrossLayouts(t *testing.T) {
 	}
 }
 
+// TestDecodeKeyCacheRawBytes: a remembered key is recognised by its raw bytes only when those
+// can spell nothing else. "a\\b" (a, backslash, b) is remembered; the next event's "a\b" has
+// the same bytes but is a, backspace, b, and must not be taken for it. Escaped spellings of a
+// plain key still find it.
+func TestDecodeKeyCacheRawBytes(t *testing.T) {
+	s := NewSchema()
+	ab, da := s.Add(`a\b`), s.Add("DA")
+	var ev Event
+	for round := range 3 {
+		for _, e := range []struct{ raw, ab, da string }{
+			{`{"a\\b":"1","DA":"2"}`, "1", "2"},
+			{`{"a\b":"3","D\u0041":"4"}`, "", "4"},
+			{`{"a\u005cb":"5","DA":"6"}`, "5", "6"},
+		} {
+			if err := s.Decode([]byte(e.raw), &ev, Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(ev.First(ab).Raw); got != e.ab {
+				t.Fatalf("round %d, %s: a\\b = %q, want %q", round, e.raw, got, e.ab)
+			}
+			if got := string(ev.First(da).Raw); got != e.da {
+				t.Fatalf("round %d, %s: DA = %q, want %q", round, e.raw, got, e.da)
+			}
+		}
+	}
+}
+
 func TestFoldingFollowsCaseOrbits(t *testing.T) {
 	for in, want := range map[string]string{"ſ": "s", "\u212a": "k", "ÉTÉ": "été", "ǅ": "ǆ"} {
 		if got := Fold(in); got != want {
