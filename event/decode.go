@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -866,14 +865,29 @@ func hexVal(b []byte) rune {
 // unescape appends the JSON string content s (already validated by str) with escapes processed.
 func unescape(dst, s []byte) ([]byte, error) {
 	for i := 0; i < len(s); {
+		// Ordinary bytes go 8 at a time while dst has room for a whole word: the word is written
+		// whole and dst grows by the bytes before the first backslash in it. Windows paths have
+		// a backslash every few bytes, too often for a call to find each.
+		for i+8 <= len(s) && cap(dst)-len(dst) >= 8 {
+			x := binary.LittleEndian.Uint64(s[i:])
+			n := 8
+			if m := zeroMask(x ^ (ones * '\\')); m != 0 {
+				n = bits.TrailingZeros64(m) >> 3
+			}
+			binary.LittleEndian.PutUint64(dst[len(dst):len(dst)+8], x)
+			dst = dst[:len(dst)+n]
+			i += n
+			if n < 8 {
+				break
+			}
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c != '\\' {
-			j := bytes.IndexByte(s[i:], '\\')
-			if j < 0 {
-				return append(dst, s[i:]...), nil
-			}
-			dst = append(dst, s[i:i+j]...)
-			i += j
+			dst = append(dst, c)
+			i++
 			continue
 		}
 		i++

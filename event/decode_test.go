@@ -369,3 +369,24 @@ func TestDecodeManyLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestUnescapeAtEveryOffset: unescaping copies ordinary bytes a word at a time, so each escape
+// is tried at every offset of a word and at the end, and with a destination with no room to
+// spare, against encoding/json.
+func TestUnescapeAtEveryOffset(t *testing.T) {
+	for _, esc := range []string{`\\`, `\"`, `\/`, `\n`, `\u00e9`, `\ud83d\ude00`, `\u0041`} {
+		for at := 0; at <= 19; at++ {
+			body := strings.Repeat("x", at) + esc + strings.Repeat("y", 19-at) + esc
+			var want string
+			if err := json.Unmarshal([]byte(`"`+body+`"`), &want); err != nil {
+				t.Fatal(err)
+			}
+			for _, room := range []int{0, 64} {
+				got, err := unescape(make([]byte, 0, room), []byte(body))
+				if err != nil || string(got) != want {
+					t.Fatalf("unescape(%q) with %d bytes of room = %q, %v; want %q", body, room, got, err, want)
+				}
+			}
+		}
+	}
+}
