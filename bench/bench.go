@@ -42,8 +42,10 @@ const (
 	DefaultPartitions = 3
 	// DefaultE2ERecords is the fewest records an end-to-end run produces: a smaller lane (an
 	// NDJSON file of a few thousand events) is produced as many times over as it takes, so that
-	// the run measures the pipeline's throughput rather than its start-up and fetch latency.
-	DefaultE2ERecords = 100000
+	// the run measures the pipeline's throughput rather than its start-up and fetch latency. Its
+	// first copy of the lane is the warm-up (see e2eWarmup); the rest, a few seconds' work, is
+	// timed.
+	DefaultE2ERecords = 300000
 )
 
 // Config says what to measure. Zero values mean the defaults.

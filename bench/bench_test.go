@@ -133,3 +133,19 @@ func TestLanesHoldTheirKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EWarmup: the untimed start of an end-to-end run is one copy of the lane, a sixth of the
+// records when that is more, and never more than half of them.
+func TestE2EWarmup(t *testing.T) {
+	for _, c := range []struct{ lane, records, want int }{
+		{50000, 300000, 50000},     // one copy of a generated lane
+		{120, 300000, 50000},       // a short file: a sixth
+		{1000000, 1000000, 166666}, // one copy would be all of it
+		{300, 300, 50},
+		{1, 1, 0},
+	} {
+		if got := e2eWarmup(c.lane, c.records); got != c.want {
+			t.Errorf("e2eWarmup(%d, %d) = %d, want %d", c.lane, c.records, got, c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,6 +91,14 @@ func TestBenchEveryModeAndLane(t *testing.T) {
 			// (what the stages pass on: correlation withholds some detections and adds its own).
 			if r.Events != 300 || r.Alerts != rep.Lanes[i/len(bench.AllModes)].Alerts || r.E2E == nil || r.E2E.AlertsWritten <= 0 {
 				t.Errorf("%s: %+v %+v", name, r, r.E2E)
+			}
+			// The first 50 records (a sixth) are the untimed warm-up, unless the batch that
+			// crossed it held every record; the rate is of the records after it.
+			if w := r.E2E.WarmupRecords; w != 0 && (w < 50 || w >= r.Events) {
+				t.Errorf("%s: %d warm-up records of %d", name, w, r.Events)
+			}
+			if timed := float64(r.Events - r.E2E.WarmupRecords); math.Abs(r.EventsPerSec*r.Seconds-timed) > 1 {
+				t.Errorf("%s: %.0f events/s over %.3fs, want %.0f records timed", name, r.EventsPerSec, r.Seconds, timed)
 			}
 		}
 		if mode == bench.ModeSigmaGo && r.SigmaGo == nil {
