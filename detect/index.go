@@ -345,9 +345,10 @@ type fieldIndex struct {
 	byteBit     *[256]uint8 // byte → its atom's bit in a byteSet (0: no atom); nil without atoms
 }
 
-// clauseRef is a clause and its variant (ix.clauseVar's entry, kept beside it: one lookup less
-// per literal found).
-type clauseRef struct{ clause, variant int32 }
+// clauseRef is a clause, its variant (ix.clauseVar's entry) and the variant's route, kept beside
+// it: a literal's clauses are mostly of other routes than the event's, and those are passed over
+// without touching the per-clause and per-variant state.
+type clauseRef struct{ clause, variant, route int32 }
 
 // byteAtom: clauses that a byte occurring in the field satisfies (the trace of a literal too
 // short to search for, such as "^^" or a Cyrillic letter).
@@ -499,7 +500,8 @@ func buildIndex(routes []*route, disabled bool) *index {
 			b.Add([]byte(lit))
 			fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
 			for _, c := range fl.clauses[id] {
-				fi.clauses = append(fi.clauses, clauseRef{c, ix.clauseVar[c]})
+				v := ix.clauseVar[c]
+				fi.clauses = append(fi.clauses, clauseRef{c, v, ix.varRef[v].route})
 			}
 		}
 		fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
@@ -642,7 +644,9 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 	mark := func(c int32) { markRef(c, ix.clauseVar[c]) }
 	hit := func(p int, fi *fieldIndex) {
 		for _, c := range fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]] {
-			markRef(c.clause, c.variant)
+			if routeOn.has(c.route) {
+				markRef(c.clause, c.variant)
+			}
 		}
 	}
 	scan := func(pos int32, v *event.Value, present *byteSet) {
