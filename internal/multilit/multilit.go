@@ -89,6 +89,10 @@ type entry struct {
 	n       uint16
 	offset  uint16 // where the anchor sits in the literal
 	checkAt int8
+	// covered: the anchor and the check word span the whole literal (one of up to eight bytes,
+	// the usual length of an image name or a flag), so it occurs where they agree, and its bytes
+	// in data need not be read
+	covered bool
 }
 
 func gram(b []byte, i, q int) uint32 {
@@ -217,6 +221,7 @@ func (b *Builder) table(q int, ids []int) table {
 				}
 				e.check = binary.LittleEndian.Uint32(l[int(e.offset)+int(e.checkAt):])
 			}
+			e.covered = spans(len(l), int(e.offset), q, int(e.offset)+int(e.checkAt))
 			t.entries = append(t.entries, e)
 		}
 		s.end = int32(len(t.entries))
@@ -354,9 +359,22 @@ func (t *table) try(e *entry, text []byte, pos int, hit func(id int)) {
 	if e.n >= 4 && binary.LittleEndian.Uint32(text[pos+int(e.checkAt):]) != e.check {
 		return
 	}
-	if bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+uint32(e.n)]) {
+	if e.covered || bytes.Equal(text[start:start+int(e.n)], t.data[e.start:e.start+uint32(e.n)]) {
 		hit(int(e.id))
 	}
+}
+
+// spans reports whether a literal of n bytes is covered by its anchor (q bytes at offset) and,
+// for literals of four bytes or more, its check word (four bytes at check).
+func spans(n, offset, q, check int) bool {
+	lo, hi := offset, offset+q
+	if n >= 4 {
+		if check+4 < lo || check > hi {
+			return false // a gap between the two
+		}
+		lo, hi = min(lo, check), max(hi, check+4)
+	}
+	return lo == 0 && hi == n
 }
 
 // Literal returns the literal with the given id.
