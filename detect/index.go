@@ -627,7 +627,8 @@ func newScratch(ix *index) scratch {
 }
 
 // candidates returns the global variants, of routes marked in routeOn, whose clauses all hold in
-// ev, ascending. It scans each field the active routes index once.
+// ev, in no particular order (a rule's result does not depend on it). It scans each field the
+// active routes index once.
 func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s *scratch) []int32 {
 	s.touched = s.touched[:0]
 	clear(s.fieldOn)
@@ -776,6 +777,5 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 		s.varHits[v] = 0
 	}
 	clear(s.clauseHit)
-	slices.Sort(s.cands)
 	return s.cands
 }
