@@ -4,6 +4,7 @@ package alert
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
@@ -151,19 +152,30 @@ type Source struct {
 // ID derives a deterministic alert id from its parts: the same input always yields the same id,
 // so replayed events produce alerts consumers can deduplicate.
 func ID(parts ...[]byte) string {
-	h := sha256.New()
+	// The hashed text is each part's length (8 bytes, little-endian) and then the part. Up to
+	// idStack bytes of it (an alert's event, usually) are gathered on the stack and hashed in
+	// one call: a streaming hash, its sum and the parts would each be a heap allocation per alert.
+	var stack [idStack]byte
+	text := stack[:0]
 	for _, p := range parts {
-		var n [8]byte
-		l := len(p)
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
-		h.Write(n[:])
-		h.Write(p)
+		text = binary.LittleEndian.AppendUint64(text, uint64(len(p)))
+		text = append(text, p...)
 	}
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:16])
+	var sum [sha256.Size]byte
+	if len(text) <= idStack {
+		sum = sha256.Sum256(text)
+	} else {
+		h := sha256.New() // text has gone to the heap anyway
+		h.Write(text)
+		h.Sum(sum[:0])
+	}
+	var id [32]byte
+	hex.Encode(id[:], sum[:16])
+	return string(id[:])
 }
+
+// idStack is how much of an id's hashed text ID keeps on the stack.
+const idStack = 8 << 10
 
 // LevelScore is the default score of a Sigma level.
 func LevelScore(level string) int {
