@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +106,58 @@ func TestManyAlertsInOneWrite(t *testing.T) {
 	defer cancel()
 	if err := sink.Write(ctx, alerts); err != nil {
 		t.Fatalf("write: %v", err)
+	}
+}
+
+// TestSinkRecordsCarryTheirOwnKeysAndHeaders: a batch's keys, header values and headers share
+// one buffer and one array; each record must still get its own, the cut one its extra header.
+func TestSinkRecordsCarryTheirOwnKeysAndHeaders(t *testing.T) {
+	b, err := broker.Start(broker.Options{Topics: []string{"alerts"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sink, err := NewKafkaSink(KafkaConfig{Brokers: []string{b.Addr}}, WriterConfig{Topic: "alerts", MaxMessageBytes: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	const n = 40
+	alerts := make([]*alert.Alert, n)
+	for i := range alerts {
+		a := &alert.Alert{ID: fmt.Sprintf("id-%d", i), Kind: alert.KindDetection, Rule: alert.Rule{ID: fmt.Sprintf("rule-%d", i)},
+			Event: json.RawMessage(`{"i":` + strconv.Itoa(i) + `}`)}
+		if i%3 == 0 {
+			a.Kind = alert.KindCorrelation
+			a.Headers = []alert.Header{{Key: "x-extra", Value: []byte(fmt.Sprint("extra-", i))}}
+		}
+		if i == 17 {
+			a.Event = json.RawMessage(`{"pad":"` + strings.Repeat("z", 20_000) + `"}`)
+		}
+		alerts[i] = a
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := sink.Write(ctx, alerts); err != nil {
+		t.Fatal(err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr}, Topic: "alerts", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	for i := range n {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := alerts[i]
+		if string(m.Key) != a.ID || kafkatest.Header(m, "vigil-kind") != a.Kind || kafkatest.Header(m, "vigil-rule-id") != a.Rule.ID ||
+			kafkatest.Header(m, "vigil-format") != "vigil" {
+			t.Fatalf("record %d: key %q headers %v", i, m.Key, m.Headers)
+		}
+		if want := fmt.Sprint("extra-", i); i%3 == 0 && kafkatest.Header(m, "x-extra") != want {
+			t.Errorf("record %d: x-extra %q, want %q", i, kafkatest.Header(m, "x-extra"), want)
+		}
+		if cut := kafkatest.Header(m, "vigil-event-truncated") == "true"; cut != (i == 17) {
+			t.Errorf("record %d: truncated header %v", i, cut)
+		}
 	}
 }
