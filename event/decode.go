@@ -110,7 +110,7 @@ func (c *cachedKey) is(ev *Event, key []byte) bool {
 // nextKeyIs reports whether the object key at d.pos is the one c remembers, comparing the raw
 // bytes without scanning the string first, and if so moves past it.
 func (d *decoder) nextKeyIs(c *cachedKey) bool {
-	if !c.plain || c.child == nil && c.n == 0 {
+	if !c.plain {
 		return false
 	}
 	n := len(c.key)
@@ -118,11 +118,7 @@ func (d *decoder) nextKeyIs(c *cachedKey) bool {
 		n = int(c.n)
 	}
 	end := d.pos + 1 + n
-	if end >= len(d.raw) || d.raw[end] != '"' {
-		return false
-	}
-	if c.child != nil && string(d.raw[d.pos+1:end]) != c.key ||
-		c.child == nil && string(d.raw[d.pos+1:end]) != string(d.ev.keyNames[c.off:c.off+c.n]) {
+	if end >= len(d.raw) || d.raw[end] != '"' || !c.is(d.ev, d.raw[d.pos+1:end]) {
 		return false
 	}
 	d.pos = end + 1
