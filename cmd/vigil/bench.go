@@ -32,7 +32,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	sigmaGoDuration := fs.Duration("sigma-go-duration", 0, "time budget of the sigma-go mode per lane (default --duration)")
 	workers := fs.Int("workers", 0, "goroutines of detect-N (default GOMAXPROCS)")
 	partitions := fs.Int("partitions", bench.DefaultPartitions, "partitions of the e2e topic")
-	e2eRecords := fs.Int("e2e-records", bench.DefaultE2ERecords, "fewest records the e2e run produces: a smaller lane is produced over again")
+	e2eRecords := fs.Int("e2e-records", bench.DefaultE2ERecords, "fewest records the e2e run produces: a smaller lane is produced over again, its first copy an untimed warm-up")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
