@@ -302,7 +302,17 @@ type decoder struct {
 	ev       *Event
 	maxDepth int
 	collect  bool
+	fold     foldHint // what str learnt of the string it last read
 }
+
+// foldHint says whether a string has anything to case-fold, when the vector scan found out.
+type foldHint uint8
+
+const (
+	foldUnknown foldHint = iota
+	foldNothing          // no upper-case ASCII letter, no non-ASCII byte
+	foldSome
+)
 
 func (d *decoder) fail(msg string) error {
 	return &Error{Reason: "invalid_json", Offset: d.pos, Msg: msg}
@@ -525,7 +535,7 @@ func (d *decoder) scalar() (Value, error) {
 			}
 			s = d.ev.buf[start:len(d.ev.buf):len(d.ev.buf)]
 		}
-		return Value{Kind: String, Raw: s, Lower: d.lower(s)}, nil
+		return Value{Kind: String, Raw: s, Lower: d.lowerString(s)}, nil
 	case c == 't':
 		return d.literal("true", Bool)
 	case c == 'f':
@@ -558,6 +568,10 @@ func (d *decoder) literal(word string, k Kind) (Value, error) {
 func (d *decoder) str() (s []byte, escaped bool, err error) {
 	raw := d.raw
 	start := d.pos + 1
+	if s, escaped, ok := d.strVector(start); ok {
+		return s, escaped, nil
+	}
+	d.fold = foldUnknown
 	for p := start; ; p++ {
 		// Skip ordinary bytes 8 at a time; the word may run past the string's end (never past
 		// raw's), which is harmless since it stops at the first quote, backslash or control
@@ -705,6 +719,19 @@ func (d *decoder) skip(depth int) error {
 		d.collectUnreferenced(v)
 	}
 	return err
+}
+
+// lowerString returns the string str last read, s once unescaped, case-folded.
+func (d *decoder) lowerString(s []byte) []byte {
+	switch d.fold {
+	case foldNothing:
+		return s
+	case foldSome:
+		if lower, ok := d.lowerVector(s); ok {
+			return lower
+		}
+	}
+	return d.lower(s)
 }
 
 // lower returns s case-folded, appending to the event buffer only when something changes.

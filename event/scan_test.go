@@ -3,29 +3,43 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-// TestDecodeStringsMatchReference checks the word-at-a-time string scan and case folding against
-// byte-wise references over random strings of every length up to 40 (so every alignment and tail
-// of the 8-byte words is hit), mixing ASCII of both cases, escapes, multi-byte characters whose
-// folding changes length, and invalid or unterminated escapes. Raw is compared with
-// encoding/json, Lower with a rune-wise fold, errors with the byte-wise scanner Decode used before.
+// TestDecodeStringsMatchReference checks the string scan and case folding, both the vector one
+// (where the CPU has it) and the Go loops, against byte-wise references over random strings of
+// every length up to 40 (so every alignment and tail of the 8-byte words is hit) and, one time in
+// three, up to 200 (several 64-byte blocks, escapes straddling them), mixing ASCII of both
+// cases, escapes, raw control characters, multi-byte characters whose folding changes length,
+// and invalid or unterminated escapes. Raw is compared with encoding/json, Lower with a rune-wise
+// fold, errors with the byte-wise scanner Decode used before.
 func TestDecodeStringsMatchReference(t *testing.T) {
 	pieces := []string{
-		"a", "z", "q", "A", "Z", "Q", "@", "[", "`", "{", "0", " ", "~", "\x7f",
+		"a", "z", "q", "A", "Z", "Q", "@", "[", "`", "{", "0", " ", "~", "\x7f", "\x01", "\t",
 		`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00e9`, `\u00C9`, `\u0130`, `\u212A`, `\ud83d\ude00`, `\ud800`,
 		"é", "É", "İ", "ı", "K", "ß", "ẞ", "Ⱥ", "ſ", "ǅ", "😀", "中",
 	}
 	bad := []string{`\x`, `\U`, `\0`, `\'`, `\u12G4`, `\u12`, `\u`, `\`}
+	// Half the long strings have no \u escape, which the vector scan leaves to the Go loop.
+	var noU []string
+	for _, p := range pieces {
+		if !strings.HasPrefix(p, `\u`) {
+			noU = append(noU, p)
+		}
+	}
 	gen := func(r *rand.Rand, max int) string {
 		n := r.IntN(max + 1)
+		from := pieces
+		if max > 40 && r.IntN(2) == 0 {
+			from = noU
+		}
 		var b strings.Builder
 		for b.Len() < n {
-			b.WriteString(pieces[r.IntN(len(pieces))])
+			b.WriteString(from[r.IntN(len(from))])
 		}
 		return b.String()
 	}
@@ -33,37 +47,54 @@ func TestDecodeStringsMatchReference(t *testing.T) {
 	k := s.Add("k")
 	s.CollectAll()
 	var ev Event
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 20000; i++ {
-		key, val := gen(r, 12), gen(r, 40)
-		prefix := `{"` + key + `":"` + val + `","k":"`
-		content := gen(r, 40)
-		raw := prefix + content + `"}`
-		switch r.IntN(6) {
-		case 0:
-			raw = prefix + content + bad[r.IntN(len(bad))]
-		case 1:
-			raw = prefix + content + bad[r.IntN(len(bad))] + `"}`
-		case 2:
-			raw = prefix + content // unterminated
-		}
-		err := s.Decode([]byte(raw), &ev, Limits{})
-		if wantOff, wantMsg, ok := refStr([]byte(raw), len(prefix)-1); !ok {
-			var de *Error
-			if !errors.As(err, &de) || de.Offset != wantOff || de.Msg != wantMsg {
-				t.Fatalf("%q: got %v, want %q at byte %d", raw, err, wantMsg, wantOff)
-			}
+	haveVector := vectorStrings
+	defer func() { vectorStrings = haveVector }()
+	for _, vector := range []bool{false, true} {
+		if vector && !haveVector {
+			t.Log("this CPU lacks AVX-512 BW or BMI: the vector string scan is not tested")
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%q: %v", raw, err)
-		}
-		all := ev.All()
-		if len(all) != 2 || ev.First(k).Kind != String {
-			t.Fatalf("%q: %d values collected, k is %v", raw, len(all), ev.First(k).Kind)
-		}
-		for j, want := range []string{val, content} {
-			checkString(t, raw, want, all[j])
+		vectorStrings = vector
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := 0; i < 20000; i++ {
+			max := 40
+			if i%3 == 0 {
+				max = 200
+			}
+			key, val := gen(r, 12), gen(r, max)
+			prefix := `{"` + key + `":"` + val + `","k":"`
+			content := gen(r, max)
+			raw := prefix + content + `"}`
+			switch r.IntN(6) {
+			case 0:
+				raw = prefix + content + bad[r.IntN(len(bad))]
+			case 1:
+				raw = prefix + content + bad[r.IntN(len(bad))] + `"}`
+			case 2:
+				raw = prefix + content // unterminated
+			}
+			err := s.Decode([]byte(raw), &ev, Limits{})
+			if wantOff, wantMsg, ok := refStr([]byte(raw), len(prefix)-1); !ok {
+				var de *Error
+				if !errors.As(err, &de) || de.Offset != wantOff || de.Msg != wantMsg {
+					t.Fatalf("vector %v, %q: got %v, want %q at byte %d", vector, raw, err, wantMsg, wantOff)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("vector %v, %q: %v", vector, raw, err)
+			}
+			all := ev.All()
+			if len(all) != 2 || ev.First(k).Kind != String {
+				t.Fatalf("%q: %d values collected, k is %v", raw, len(all), ev.First(k).Kind)
+			}
+			for j, want := range []string{val, content} {
+				checkString(t, raw, want, all[j])
+			}
+			// Raw control characters (lenient) make the event not compact.
+			if compact := !strings.ContainsAny(raw, "\x01\t"); ev.Compact() != compact {
+				t.Fatalf("vector %v, %q: compact %v, want %v", vector, raw, ev.Compact(), compact)
+			}
 		}
 	}
 }
@@ -73,7 +104,15 @@ func TestDecodeStringsMatchReference(t *testing.T) {
 func checkString(t *testing.T, raw, esc string, v Value) {
 	t.Helper()
 	var want string
-	if err := json.Unmarshal([]byte(`"`+esc+`"`), &want); err != nil {
+	quoted := []byte(`"`)
+	for _, c := range []byte(esc) { // raw control characters, which Decode accepts, as escapes
+		if c < 0x20 {
+			quoted = fmt.Appendf(quoted, `\u%04x`, c)
+		} else {
+			quoted = append(quoted, c)
+		}
+	}
+	if err := json.Unmarshal(append(quoted, '"'), &want); err != nil {
 		t.Fatalf("%q: reference rejects %q: %v", raw, esc, err)
 	}
 	if string(v.Raw) != want {

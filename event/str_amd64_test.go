@@ -1,0 +1,44 @@
+package event
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestVectorStringsStopAtTextEnd: scanString and foldASCII64 load through masks, so text that
+// ends at an unmapped page is read without a fault, whether the string closes there or not.
+func TestVectorStringsStopAtTextEnd(t *testing.T) {
+	if !vectorStrings {
+		t.Skip("this CPU lacks AVX-512 BW or BMI: Decode runs its Go loops only")
+	}
+	page := syscall.Getpagesize()
+	mem, err := syscall.Mmap(-1, 0, 2*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Skip("cannot map memory:", err)
+	}
+	defer syscall.Munmap(mem)
+	if err := syscall.Mprotect(mem[page:], syscall.PROT_NONE); err != nil {
+		t.Skip("cannot protect memory:", err)
+	}
+	for n := 1; n <= 140; n++ {
+		text := mem[page-n : page]
+		copy(text, strings.Repeat("Ab\\n", n))
+		text[n-1] = '"'
+		want := -1 // the last quote is escaped when a backslash precedes it
+		if n == 1 || text[n-2] != '\\' {
+			want = n - 1
+		}
+		if end, _, _, _ := scanString(&text[0], n); end != want {
+			t.Fatalf("%q: end %d, want %d", text, end, want)
+		}
+		text[n-1] = 'x' // unterminated
+		if end, _, _, _ := scanString(&text[0], n); end != -1 {
+			t.Fatalf("%q: end %d, want -1", text, end)
+		}
+		dst := make([]byte, n)
+		if !foldASCII64(&dst[0], &text[0], n) || string(dst) != strings.ToLower(string(text)) {
+			t.Fatalf("%q folded to %q", text, dst)
+		}
+	}
+}

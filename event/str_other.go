@@ -1,0 +1,12 @@
+//go:build !amd64
+
+package event
+
+// vectorStrings is false: there is no vector string scan on this architecture.
+var vectorStrings = false
+
+// strVector: no vector string scan on this architecture; str's Go loop does the work.
+func (d *decoder) strVector(start int) (s []byte, escaped, ok bool) { return nil, false, false }
+
+// lowerVector: lower's Go loops do the work on this architecture.
+func (d *decoder) lowerVector(s []byte) (lower []byte, ok bool) { return nil, false }
