@@ -51,6 +51,29 @@ func (b *Builder) Len() int { return len(b.lits) }
 type Matcher struct {
 	q4, q3 table
 	lits   []litRef // by id: where the literal's bytes are (the tables hold the only copy)
+	// numericMin is the length of the shortest literal made of numericBytes only (MaxLen+1
+	// without one): a shorter text of those bytes alone (a GUID, a number, a hex value) holds no
+	// literal and is not scanned.
+	numericMin int
+}
+
+// numericBytes are the bytes of numbers, hex digits and GUIDs (case-folded): events are full of
+// such values, and literals rarely consist of them.
+var numericBytes = func() (t [256]bool) {
+	for _, c := range []byte("0123456789abcdef-:.{}") {
+		t[c] = true
+	}
+	return t
+}()
+
+// allNumeric reports whether text is made of numericBytes only.
+func allNumeric(text []byte) bool {
+	for _, c := range text {
+		if !numericBytes[c] {
+			return false
+		}
+	}
+	return true
 }
 
 type litRef struct {
@@ -138,6 +161,12 @@ func (b *Builder) Build() *Matcher {
 	}
 	m.q4 = b.table(4, long)
 	m.q3 = b.table(3, short)
+	m.numericMin = MaxLen + 1
+	for _, l := range b.lits {
+		if len(l) < m.numericMin && allNumeric(l) {
+			m.numericMin = len(l)
+		}
+	}
 	for _, t := range []*table{&m.q4, &m.q3} {
 		for _, e := range t.entries {
 			m.lits[e.id] = litRef{short: t.q == 3, start: e.start, n: uint32(e.n)}
@@ -266,7 +295,7 @@ func (m *Matcher) Literals() int { return len(m.lits) }
 
 // Scan calls hit with the id of every literal occurring in text, once per occurrence.
 func (m *Matcher) Scan(text []byte, hit func(id int)) {
-	if len(text) < MinLen || m.scanVector(text, hit) {
+	if len(text) < MinLen || len(text) < m.numericMin && allNumeric(text) || m.scanVector(text, hit) {
 		return
 	}
 	m.scanLoops(text, hit)
