@@ -528,6 +528,9 @@ func (d *decoder) scalar() (Value, error) {
 			return Value{}, err
 		}
 		if esc {
+			if raw, lower, ok := d.unescapeVector(s); ok {
+				return Value{Kind: String, Raw: raw, Lower: lower}, nil
+			}
 			start := len(d.ev.buf)
 			d.ev.buf, err = unescape(d.ev.buf, s)
 			if err != nil {

@@ -2,8 +2,12 @@ package event
 
 import "golang.org/x/sys/cpu"
 
-// vectorStrings: the CPU can run scanString (AVX-512 BW, BMI1 and BMI2).
-var vectorStrings = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
+// vectorStrings: the CPU can run scanString and foldASCII64 (AVX-512 BW, BMI1 and BMI2), and
+// vectorUnescape unescapeFold (with VBMI's byte permute and VBMI2's byte compress).
+var (
+	vectorStrings  = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
+	vectorUnescape = vectorStrings && cpu.X86.HasAVX512VBMI && cpu.X86.HasAVX512VBMI2
+)
 
 // scanString finds a string's closing quote 64 bytes at a time (str_amd64.s).
 //
@@ -50,4 +54,40 @@ func (d *decoder) lowerVector(s []byte) (lower []byte, ok bool) {
 	}
 	d.ev.buf = buf[:len(buf)+len(s)]
 	return out[:len(s):len(s)], true
+}
+
+// unescapeFold unescapes a string scanString accepted, folding a copy, 64 bytes at a time
+// (str_amd64.s).
+//
+//go:noescape
+func unescapeFold(raw, lower, src *byte, n int) (written int, ok bool)
+
+// unescapeVector is unescape, and lowerString after it, done by unescapeFold for the escaped
+// string str last read; ok is false, with nothing done, where the CPU cannot run it, the string
+// was not scanned by scanString, needs Unicode folding, or the event buffer has no room left.
+func (d *decoder) unescapeVector(s []byte) (raw, lower []byte, ok bool) {
+	if !vectorUnescape || d.fold == foldUnknown || len(s) == 0 {
+		return nil, nil, false
+	}
+	buf := d.ev.buf
+	n := len(s)
+	if d.fold == foldNothing {
+		if cap(buf)-len(buf) < n {
+			return nil, nil, false
+		}
+		out := buf[len(buf) : len(buf)+n]
+		w, _ := unescapeFold(&out[0], nil, &s[0], n)
+		d.ev.buf = buf[:len(buf)+w]
+		return out[:w:w], out[:w:w], true
+	}
+	if cap(buf)-len(buf) < 2*n {
+		return nil, nil, false
+	}
+	out := buf[len(buf) : len(buf)+2*n] // raw, then lower
+	w, ok := unescapeFold(&out[0], &out[n], &s[0], n)
+	if !ok {
+		return nil, nil, false
+	}
+	d.ev.buf = buf[:len(buf)+n+w]
+	return out[:w:w], out[n : n+w : n+w], true
 }

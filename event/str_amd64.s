@@ -1,5 +1,16 @@
 #include "textflag.h"
 
+// What an escaped character stands for, at (c>>1)&63 (distinct for " \ / b f n r t).
+DATA escapeTable<>+0(SB)/8, $0x0706050403020100
+DATA escapeTable<>+8(SB)/8, $0x0f0e0d0c0b0a0908
+DATA escapeTable<>+16(SB)/8, $0x2f16151413122210
+DATA escapeTable<>+24(SB)/8, $0x1f1e1d1c1b1a1918
+DATA escapeTable<>+32(SB)/8, $0x2726252423222120
+DATA escapeTable<>+40(SB)/8, $0x2f5c2d2c2b2a2928
+DATA escapeTable<>+48(SB)/8, $0x0a3635340c320830
+DATA escapeTable<>+56(SB)/8, $0x3f3e3d3c3b090d38
+GLOBL escapeTable<>(SB), RODATA|NOPTR, $64
+
 // func scanString(p *byte, n int) (end int, escapes, ctrl, fold uint64)
 //
 // Scans a JSON string's content, p[:n] being what follows its opening quote, 64 bytes at a
@@ -171,5 +182,109 @@ folddone:
 
 nonascii:
 	MOVB $0, ok+24(FP)
+	VZEROUPPER
+	RET
+
+// func unescapeFold(raw, lower, src *byte, n int) (written int, ok bool)
+//
+// Unescapes the content of a string scanString accepted (its escapes are all one of \" \\ \/ \b
+// \f \n \r \t), src[:n], into raw, and unless lower is nil also into lower with ASCII upper-case
+// letters lowered, 64 bytes at a time (VPCOMPRESSB drops the escaping backslashes). Both
+// receive written bytes, at most n. ok is false if lower is wanted and the string holds a
+// non-ASCII byte (Unicode folding is the caller's).
+TEXT ·unescapeFold(SB), NOSPLIT, $0-41
+	MOVQ raw+0(FP), DI
+	MOVQ lower+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), DX
+	VMOVDQU64 escapeTable<>(SB), Z7
+	MOVL $0x5c, AX
+	VPBROADCASTB AX, Z2 // '\'
+	MOVL $0x41, AX
+	VPBROADCASTB AX, Z4 // 'A'
+	MOVL $25, AX
+	VPBROADCASTB AX, Z5 // 'Z'-'A'
+	MOVL $0x20, AX
+	VPBROADCASTB AX, Z3 // 'a'-'A'
+	MOVL $0x3f, AX
+	VPBROADCASTB AX, Z8
+	XORQ BX, BX         // bytes of src done
+	XORQ R12, R12       // bytes written
+	MOVQ $-1, R14
+
+uloop:
+	MOVQ DX, CX
+	SUBQ BX, CX
+	JLE  udone
+	MOVQ $64, AX
+	CMPQ CX, AX
+	CMOVQGT AX, CX      // block length
+	BZHIQ CX, R14, R9
+	KMOVQ R9, K1
+	VMOVDQU8.Z (SI)(BX*1), K1, Z0
+	VPCMPEQB Z2, Z0, K1, K2
+	KMOVQ K2, AX        // backslashes not yet passed
+	MOVQ  R9, R10       // bytes to keep
+	XORQ  R13, R13      // escaped characters
+
+uesc:
+	TESTQ AX, AX
+	JZ    utranslate
+	TZCNTQ AX, R8       // an escaping backslash
+	LEAQ  1(R8), R15
+	CMPQ  R15, CX
+	JGE   ustraddle
+	BTRQ  R8, R10
+	BTSQ  R15, R13
+	MOVQ  $2, R9
+	SHLXQ R15, R9, R9
+	DECQ  R9
+	ANDNQ AX, R9, AX    // pass the backslash and the character it escapes
+	JMP   uesc
+
+ustraddle:
+	// The block ends with an escaping backslash: end it before, the next starts there.
+	TESTQ R8, R8
+	JZ    ufail
+	MOVQ  R8, CX
+	BZHIQ CX, R10, R10
+
+utranslate:
+	KMOVQ    R13, K3
+	VPSRLW   $1, Z0, Z6
+	VPANDQ   Z8, Z6, Z6
+	VPERMB   Z7, Z6, Z6
+	VMOVDQU8 Z6, K3, Z0 // escaped characters replaced by what they stand for
+	KMOVQ    R10, K4
+	VPCOMPRESSB Z0, K4, Z9
+	POPCNTQ  R10, R15   // bytes out
+	BZHIQ    R15, R14, R9
+	KMOVQ    R9, K5
+	VMOVDQU8 Z9, K5, (DI)(R12*1)
+	TESTQ    R11, R11
+	JZ       unext
+	VPMOVB2M Z0, K6
+	KTESTQ   K6, K4
+	JNZ      ufail
+	VPSUBB   Z4, Z0, Z10
+	VPCMPUB  $2, Z5, Z10, K6
+	VPADDB   Z3, Z0, K6, Z0
+	VPCOMPRESSB Z0, K4, Z9
+	VMOVDQU8 Z9, K5, (R11)(R12*1)
+
+unext:
+	ADDQ R15, R12
+	ADDQ CX, BX
+	JMP  uloop
+
+udone:
+	MOVQ R12, written+32(FP)
+	MOVB $1, ok+40(FP)
+	VZEROUPPER
+	RET
+
+ufail:
+	MOVQ $0, written+32(FP)
+	MOVB $0, ok+40(FP)
 	VZEROUPPER
 	RET

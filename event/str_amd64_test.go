@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestVectorStringsStopAtTextEnd: scanString and foldASCII64 load through masks, so text that
-// ends at an unmapped page is read without a fault, whether the string closes there or not.
+// TestVectorStringsStopAtTextEnd: scanString, foldASCII64 and unescapeFold load through masks,
+// so text that ends at an unmapped page is read without a fault, whether the string closes there
+// or not.
 func TestVectorStringsStopAtTextEnd(t *testing.T) {
 	if !vectorStrings {
 		t.Skip("this CPU lacks AVX-512 BW or BMI: Decode runs its Go loops only")
@@ -39,6 +40,25 @@ func TestVectorStringsStopAtTextEnd(t *testing.T) {
 		dst := make([]byte, n)
 		if !foldASCII64(&dst[0], &text[0], n) || string(dst) != strings.ToLower(string(text)) {
 			t.Fatalf("%q folded to %q", text, dst)
+		}
+		if !vectorUnescape {
+			continue
+		}
+		content := text[:n-1] // unterminated above: what precedes the x
+		if len(content) > 0 && content[len(content)-1] == '\\' {
+			content = content[:len(content)-1]
+		}
+		if len(content) == 0 {
+			continue
+		}
+		unescaped, err := unescape(nil, content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, lower := make([]byte, len(content)), make([]byte, len(content))
+		w, ok := unescapeFold(&raw[0], &lower[0], &content[0], len(content))
+		if !ok || string(raw[:w]) != string(unescaped) || string(lower[:w]) != strings.ToLower(string(unescaped)) {
+			t.Fatalf("%q: unescaped %q, folded %q (%v), want %q", content, raw[:w], lower[:w], ok, unescaped)
 		}
 	}
 }

@@ -10,3 +10,6 @@ func (d *decoder) strVector(start int) (s []byte, escaped, ok bool) { return nil
 
 // lowerVector: lower's Go loops do the work on this architecture.
 func (d *decoder) lowerVector(s []byte) (lower []byte, ok bool) { return nil, false }
+
+// unescapeVector: unescape and lowerString do the work on this architecture.
+func (d *decoder) unescapeVector(s []byte) (raw, lower []byte, ok bool) { return nil, nil, false }
