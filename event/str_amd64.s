@@ -11,6 +11,36 @@ DATA escapeTable<>+48(SB)/8, $0x0a3635340c320830
 DATA escapeTable<>+56(SB)/8, $0x3f3e3d3c3b090d38
 GLOBL escapeTable<>(SB), RODATA|NOPTR, $64
 
+// LOAD_BLOCK loads the next block of a string, src[BX:] up to 64 bytes (CX of them), into Z0
+// with K1 set for them, or jumps to done when nothing is left. The load is masked: nothing at or
+// past DX is read. Uses R9 and R14 (all ones).
+#define LOAD_BLOCK(done) \
+	MOVQ    DX, CX; \
+	SUBQ    BX, CX; \
+	JLE     done; \
+	MOVQ    $64, R9; \
+	CMPQ    CX, R9; \
+	CMOVQGT R9, CX; \
+	BZHIQ   CX, R14, R9; \
+	KMOVQ   R9, K1; \
+	VMOVDQU8.Z (SI)(BX*1), K1, Z0
+
+// FOLD_CONSTANTS broadcasts 'A' into Z4, 'Z'-'A' into Z5 and 'a'-'A' (also ' ', the first byte
+// that is no control character) into Z3. Uses AX.
+#define FOLD_CONSTANTS \
+	MOVL $0x41, AX; \
+	VPBROADCASTB AX, Z4; \
+	MOVL $25, AX; \
+	VPBROADCASTB AX, Z5; \
+	MOVL $0x20, AX; \
+	VPBROADCASTB AX, Z3
+
+// FOLD lowers the ASCII upper-case letters among the bytes of Z0 that K1 holds. Uses Z10, K6.
+#define FOLD \
+	VPSUBB  Z4, Z0, Z10; \
+	VPCMPUB $2, Z5, Z10, K1, K6; \
+	VPADDB  Z3, Z0, K6, Z0
+
 // func scanString(p *byte, n int) (end int, escapes, ctrl, fold uint64)
 //
 // Scans a JSON string's content, p[:n] being what follows its opening quote, 64 bytes at a
@@ -26,28 +56,15 @@ TEXT ·scanString(SB), NOSPLIT, $0-48
 	VPBROADCASTB AX, Z1 // '"'
 	MOVL $0x5c, AX
 	VPBROADCASTB AX, Z2 // '\'
-	MOVL $0x20, AX
-	VPBROADCASTB AX, Z3 // below it: control characters
-	MOVL $0x41, AX
-	VPBROADCASTB AX, Z4 // 'A'
-	MOVL $25, AX
-	VPBROADCASTB AX, Z5 // 'Z'-'A'
+	FOLD_CONSTANTS
 	XORQ BX, BX         // offset of the block
 	MOVQ $0, escapes+24(FP)
 	XORQ R15, R15       // control characters seen
 	XORQ R13, R13       // bytes to fold seen
 	MOVQ $-1, R14
-	MOVQ $64, R12
 
 loop:
-	MOVQ DX, CX
-	SUBQ BX, CX
-	JLE  slow           // no closing quote
-	CMPQ CX, R12
-	CMOVQGT R12, CX     // block length
-	BZHIQ CX, R14, R9
-	KMOVQ R9, K1
-	VMOVDQU8.Z (SI)(BX*1), K1, Z0
+	LOAD_BLOCK(slow)    // no closing quote
 	VPCMPEQB Z1, Z0, K1, K2
 	VPCMPEQB Z2, Z0, K1, K3
 	VPCMPUB  $1, Z3, Z0, K1, K4 // < 0x20
@@ -146,31 +163,16 @@ TEXT ·foldASCII64(SB), NOSPLIT, $0-25
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), DX
-	MOVL $0x41, AX
-	VPBROADCASTB AX, Z4 // 'A'
-	MOVL $25, AX
-	VPBROADCASTB AX, Z5 // 'Z'-'A'
-	MOVL $0x20, AX
-	VPBROADCASTB AX, Z3 // 'a'-'A'
+	FOLD_CONSTANTS
 	XORQ BX, BX
 	MOVQ $-1, R14
-	MOVQ $64, R12
 
 foldloop:
-	MOVQ DX, CX
-	SUBQ BX, CX
-	JLE  folddone
-	CMPQ CX, R12
-	CMOVQGT R12, CX
-	BZHIQ CX, R14, R9
-	KMOVQ R9, K1
-	VMOVDQU8.Z (SI)(BX*1), K1, Z0
+	LOAD_BLOCK(folddone)
 	VPMOVB2M Z0, K6
 	KORTESTQ K6, K6
 	JNZ  nonascii
-	VPSUBB   Z4, Z0, Z6
-	VPCMPUB  $2, Z5, Z6, K1, K2 // 'A' <= c <= 'Z'
-	VPADDB   Z3, Z0, K2, Z0
+	FOLD
 	VMOVDQU8 Z0, K1, (DI)(BX*1)
 	ADDQ CX, BX
 	JMP  foldloop
@@ -200,12 +202,7 @@ TEXT ·unescapeFold(SB), NOSPLIT, $0-41
 	VMOVDQU64 escapeTable<>(SB), Z7
 	MOVL $0x5c, AX
 	VPBROADCASTB AX, Z2 // '\'
-	MOVL $0x41, AX
-	VPBROADCASTB AX, Z4 // 'A'
-	MOVL $25, AX
-	VPBROADCASTB AX, Z5 // 'Z'-'A'
-	MOVL $0x20, AX
-	VPBROADCASTB AX, Z3 // 'a'-'A'
+	FOLD_CONSTANTS
 	MOVL $0x3f, AX
 	VPBROADCASTB AX, Z8
 	XORQ BX, BX         // bytes of src done
@@ -213,15 +210,7 @@ TEXT ·unescapeFold(SB), NOSPLIT, $0-41
 	MOVQ $-1, R14
 
 uloop:
-	MOVQ DX, CX
-	SUBQ BX, CX
-	JLE  udone
-	MOVQ $64, AX
-	CMPQ CX, AX
-	CMOVQGT AX, CX      // block length
-	BZHIQ CX, R14, R9
-	KMOVQ R9, K1
-	VMOVDQU8.Z (SI)(BX*1), K1, Z0
+	LOAD_BLOCK(udone)
 	VPCMPEQB Z2, Z0, K1, K2
 	KMOVQ K2, AX        // backslashes not yet passed
 	MOVQ  R9, R10       // bytes to keep
@@ -266,9 +255,7 @@ utranslate:
 	VPMOVB2M Z0, K6
 	KTESTQ   K6, K4
 	JNZ      ufail
-	VPSUBB   Z4, Z0, Z10
-	VPCMPUB  $2, Z5, Z10, K6
-	VPADDB   Z3, Z0, K6, Z0
+	FOLD
 	VPCOMPRESSB Z0, K4, Z9
 	VMOVDQU8 Z9, K5, (R11)(R12*1)
 

@@ -2,8 +2,9 @@ package event
 
 import (
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/vigil-detect/vigil/internal/memtest"
 )
 
 // TestVectorStringsStopAtTextEnd: scanString, foldASCII64 and unescapeFold load through masks,
@@ -13,17 +14,9 @@ func TestVectorStringsStopAtTextEnd(t *testing.T) {
 	if !vectorStrings {
 		t.Skip("this CPU lacks AVX-512 BW or BMI: Decode runs its Go loops only")
 	}
-	page := syscall.Getpagesize()
-	mem, err := syscall.Mmap(-1, 0, 2*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Skip("cannot map memory:", err)
-	}
-	defer syscall.Munmap(mem)
-	if err := syscall.Mprotect(mem[page:], syscall.PROT_NONE); err != nil {
-		t.Skip("cannot protect memory:", err)
-	}
+	page := memtest.GuardedPage(t)
 	for n := 1; n <= 140; n++ {
-		text := mem[page-n : page]
+		text := page[len(page)-n:]
 		copy(text, strings.Repeat("Ab\\n", n))
 		text[n-1] = '"'
 		want := -1 // the last quote is escaped when a backslash precedes it

@@ -19,6 +19,34 @@ GLOBL lowBits<>(SB), RODATA|NOPTR, $4
 DATA one<>+0(SB)/4, $1
 GLOBL one<>(SB), RODATA|NOPTR, $4
 
+// WINDOWS_LEFT sets K4 for the windows of the round at BX that end in the text: at most 16, and
+// DX-BX-back of them (back is a window's length less one). Uses AX and R15.
+#define WINDOWS_LEFT(back) \
+	MOVQ    DX, AX; \
+	SUBQ    BX, AX; \
+	SUBQ    back, AX; \
+	CMPQ    AX, R13; \
+	CMOVQGT R13, AX; \
+	BZHIQ   AX, R14, R15; \
+	KMOVQ   R15, K4
+
+// TEST_GRAMS tests 16 grams (dwords) against a bitmap whose mask is broadcast in mask, and ORs
+// the hits of the windows K4 keeps, as bits from BX on, into out: the bit index is the gram's
+// hash (bit()), its dword gathered, the bit shifted down and tested. Uses Z2-Z5, K2, K3, AX.
+#define TEST_GRAMS(grams, bitmap, mask, out) \
+	VPMULLD    Z23, grams, Z2; \
+	VPSRLD     $14, Z2, Z2; \
+	VPANDD     mask, Z2, Z2; \
+	VPSRLD     $5, Z2, Z3; \
+	VPANDD     Z24, Z2, Z5; \
+	KXNORW     K2, K2, K2; \
+	VPGATHERDD (bitmap)(Z3*4), K2, Z4; \
+	VPSRLVD    Z5, Z4, Z4; \
+	VPTESTMD   Z25, Z4, K4, K3; \
+	KMOVW      K3, AX; \
+	SHLXQ      BX, AX, AX; \
+	ORQ        AX, out
+
 // func filter(text *byte, n int, b4 *uint64, m4 uint64, b3 *uint64, m3 uint64) (hits4, hits3 uint64)
 //
 // Tests the windows at the first 64 positions of text[:n] (n >= 3) against the bitmaps, 16
@@ -64,49 +92,15 @@ loop:
 
 	TESTQ R8, R8
 	JZ    q3
-	MOVQ    DX, AX
-	SUBQ    BX, AX
-	SUBQ    $3, AX        // 4-byte windows left
-	CMPQ    AX, R13
-	CMOVQGT R13, AX
-	BZHIQ   AX, R14, R15
-	KMOVQ   R15, K4
-	VPMULLD Z23, Z1, Z2
-	VPSRLD  $14, Z2, Z2
-	VPANDD  Z20, Z2, Z2   // bit index
-	VPSRLD  $5, Z2, Z3    // its dword
-	VPANDD  Z24, Z2, Z5   // its bit in the dword
-	KXNORW  K2, K2, K2
-	VPGATHERDD (R8)(Z3*4), K2, Z4
-	VPSRLVD Z5, Z4, Z4
-	VPTESTMD Z25, Z4, K4, K3
-	KMOVW   K3, AX
-	SHLXQ   BX, AX, AX
-	ORQ     AX, R10
+	WINDOWS_LEFT($3)
+	TEST_GRAMS(Z1, R8, Z20, R10)
 
 q3:
 	TESTQ R9, R9
 	JZ    next
-	MOVQ    DX, AX
-	SUBQ    BX, AX
-	SUBQ    $2, AX        // 3-byte windows left
-	CMPQ    AX, R13
-	CMOVQGT R13, AX
-	BZHIQ   AX, R14, R15
-	KMOVQ   R15, K4
-	VPSRLD  $8, Z1, Z6    // 3-byte grams
-	VPMULLD Z23, Z6, Z2
-	VPSRLD  $14, Z2, Z2
-	VPANDD  Z21, Z2, Z2
-	VPSRLD  $5, Z2, Z3
-	VPANDD  Z24, Z2, Z5
-	KXNORW  K2, K2, K2
-	VPGATHERDD (R9)(Z3*4), K2, Z4
-	VPSRLVD Z5, Z4, Z4
-	VPTESTMD Z25, Z4, K4, K3
-	KMOVW   K3, AX
-	SHLXQ   BX, AX, AX
-	ORQ     AX, R11
+	WINDOWS_LEFT($2)
+	VPSRLD $8, Z1, Z6 // 3-byte grams
+	TEST_GRAMS(Z6, R9, Z21, R11)
 
 next:
 	ADDQ $16, BX

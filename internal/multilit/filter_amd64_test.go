@@ -3,8 +3,9 @@ package multilit
 import (
 	"math/rand"
 	"sort"
-	"syscall"
 	"testing"
+
+	"github.com/vigil-detect/vigil/internal/memtest"
 )
 
 func requireVector(t *testing.T) {
@@ -85,21 +86,13 @@ func TestVectorScanStopsAtTextEnd(t *testing.T) {
 	requireVector(t)
 	defer func(n int) { vectorMin = n }(vectorMin)
 	vectorMin = MinLen
-	page := syscall.Getpagesize()
-	mem, err := syscall.Mmap(-1, 0, 2*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		t.Skip("cannot map memory:", err)
-	}
-	defer syscall.Munmap(mem)
-	if err := syscall.Mprotect(mem[page:], syscall.PROT_NONE); err != nil {
-		t.Skip("cannot protect memory:", err)
-	}
+	page := memtest.GuardedPage(t)
 	var b Builder
 	b.Add([]byte("abc"))
 	b.Add([]byte("zzzz"))
 	m := b.Build()
 	for n := MinLen; n <= 130; n++ {
-		text := mem[page-n : page]
+		text := page[len(page)-n:]
 		for i := range text {
 			text[i] = 'x'
 		}
