@@ -1,3 +1,5 @@
+//go:build !purego
+
 package event
 
 import "golang.org/x/sys/cpu"

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // What an escaped character stands for, at (c>>1)&63 (distinct for " \ / b f n r t).

@@ -1,8 +1,9 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package event
 
-// vectorStrings is false: there is no vector string scan on this architecture.
+// vectorStrings is false: there is no vector string scan on this architecture, or the purego
+// build tag leaves the assembly out.
 var vectorStrings = false
 
 // strVector: no vector string scan on this architecture; str's Go loop does the work.

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // The 4-byte windows at 16 consecutive positions, as the dwords gram() builds (first byte
