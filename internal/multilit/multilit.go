@@ -127,9 +127,10 @@ func gram(b []byte, i, q int) uint32 {
 	return g
 }
 
-// bit is g's bit in a bitmap of mask+1 bits: the top bits of a multiplicative hash, which depend
-// on every byte of the gram (filter_amd64.s computes the same, 16 grams at a time). A mask rather than a variable shift keeps the scan loops free
-// of the shift-count register and of Go's oversized-shift guard.
+// bit is g's bit in a bitmap of mask+1 bits: the top bits of a 32-bit multiplicative hash, which
+// depend on every byte of the gram (filter_amd64.s computes the same, 16 grams at a time). A mask
+// rather than a variable shift keeps the scan loops free of the shift-count register and of Go's
+// oversized-shift guard.
 func bit(g, mask uint32) uint32 {
 	return g * 0x9E3779B1 >> (32 - maxBitmapBits) & mask
 }
