@@ -244,7 +244,7 @@ func (s *Schema) Decode(raw []byte, ev *Event, lim Limits) error {
 	if len(raw) > lim.MaxBytes {
 		return &Error{Reason: "too_large", Offset: -1, Msg: fmt.Sprintf("%d bytes, limit %d", len(raw), lim.MaxBytes)}
 	}
-	if !utf8.Valid(raw) {
+	if !validUTF8(raw) {
 		return &Error{Reason: "invalid_utf8", Offset: -1, Msg: "event is not valid UTF-8"}
 	}
 	d := decoder{raw: raw, ev: ev, maxDepth: lim.MaxDepth, collect: s.collectAll}

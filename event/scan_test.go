@@ -172,3 +172,23 @@ func refStr(raw []byte, pos int) (offset int, msg string, ok bool) {
 	}
 	return len(raw), "unterminated string", false
 }
+
+// TestValidUTF8MatchesStdlib: validUTF8 agrees with utf8.Valid on random texts of ASCII runs of
+// every length up to a few 64-byte blocks broken by valid and invalid sequences (truncated,
+// overlong, surrogates, stray continuation bytes), fewer and more than the few it steps over.
+func TestValidUTF8MatchesStdlib(t *testing.T) {
+	pieces := []string{"é", "®", "中", "😀", "\xff", "\xc3", "\xe4\xb8", "\xf0\x9f\x98", "\x80", "\xc0\xaf", "\xed\xa0\x80", "\xef\xbf\xbd"}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for range r.IntN(8) {
+			b.WriteString(strings.Repeat("a", r.IntN(150)))
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		b.WriteString(strings.Repeat("z", r.IntN(70)))
+		text := []byte(b.String())
+		if got, want := validUTF8(text), utf8.Valid(text); got != want {
+			t.Fatalf("%q: validUTF8 %v, utf8.Valid %v", text, got, want)
+		}
+	}
+}

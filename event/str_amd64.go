@@ -2,7 +2,11 @@
 
 package event
 
-import "golang.org/x/sys/cpu"
+import (
+	"unicode/utf8"
+
+	"golang.org/x/sys/cpu"
+)
 
 // vectorStrings: the CPU can run scanString and foldASCII64 (AVX-512 BW, BMI1 and BMI2), and
 // vectorUnescape unescapeFold (with VBMI's byte permute and VBMI2's byte compress).
@@ -92,4 +96,33 @@ func (d *decoder) unescapeVector(s []byte) (raw, lower []byte, ok bool) {
 	}
 	d.ev.buf = buf[:len(buf)+n+w]
 	return out[:w:w], out[n : n+w : n+w], true
+}
+
+// asciiRun counts a text's leading ASCII bytes, 64 at a time (str_amd64.s).
+//
+//go:noescape
+func asciiRun(p *byte, n int) int
+
+// validUTF8 is utf8.Valid, passing over ASCII 64 bytes at a time. Events are ASCII but for a few
+// characters (Product's ®), so it steps over the first few non-ASCII characters one by one and
+// leaves text with more of them to utf8.Valid.
+func validUTF8(b []byte) bool {
+	if !vectorStrings {
+		return utf8.Valid(b)
+	}
+	for range 4 {
+		if len(b) == 0 {
+			return true
+		}
+		b = b[asciiRun(&b[0], len(b)):]
+		if len(b) == 0 {
+			return true
+		}
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			return false
+		}
+		b = b[size:]
+	}
+	return utf8.Valid(b)
 }

@@ -277,3 +277,30 @@ ufail:
 	MOVB $0, ok+40(FP)
 	VZEROUPPER
 	RET
+
+// func asciiRun(p *byte, n int) int
+//
+// Returns how many of p[:n]'s leading bytes are ASCII, 64 bytes at a time.
+TEXT ·asciiRun(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), DX
+	XORQ BX, BX
+	MOVQ $-1, R14
+
+aloop:
+	LOAD_BLOCK(adone)
+	VPMOVB2M Z0, K2 // bytes past the block load as zero
+	KMOVQ    K2, AX
+	TESTQ    AX, AX
+	JNZ      afound
+	ADDQ     CX, BX
+	JMP      aloop
+
+afound:
+	TZCNTQ AX, AX
+	ADDQ   AX, BX
+
+adone:
+	MOVQ BX, ret+16(FP)
+	VZEROUPPER
+	RET

@@ -9,9 +9,9 @@ import (
 	"github.com/vigil-detect/vigil/internal/memtest"
 )
 
-// TestVectorStringsStopAtTextEnd: scanString, foldASCII64 and unescapeFold load through masks,
-// so text that ends at an unmapped page is read without a fault, whether the string closes there
-// or not.
+// TestVectorStringsStopAtTextEnd: scanString, asciiRun, foldASCII64 and unescapeFold load
+// through masks, so text that ends at an unmapped page is read without a fault, whether the
+// string closes there or not.
 func TestVectorStringsStopAtTextEnd(t *testing.T) {
 	if !vectorStrings {
 		t.Skip("this CPU lacks AVX-512 BW or BMI: Decode runs its Go loops only")
@@ -31,6 +31,9 @@ func TestVectorStringsStopAtTextEnd(t *testing.T) {
 		text[n-1] = 'x' // unterminated
 		if end, _, _, _ := scanString(&text[0], n); end != -1 {
 			t.Fatalf("%q: end %d, want -1", text, end)
+		}
+		if got := asciiRun(&text[0], n); got != n {
+			t.Fatalf("%q: %d leading ASCII bytes, want %d", text, got, n)
 		}
 		dst := make([]byte, n)
 		if !foldASCII64(&dst[0], &text[0], n) || string(dst) != strings.ToLower(string(text)) {

@@ -2,6 +2,8 @@
 
 package event
 
+import "unicode/utf8"
+
 // vectorStrings is false: there is no vector string scan on this architecture, or the purego
 // build tag leaves the assembly out.
 var vectorStrings = false
@@ -14,3 +16,6 @@ func (d *decoder) lowerVector(s []byte) (lower []byte, ok bool) { return nil, fa
 
 // unescapeVector: unescape and lowerString do the work on this architecture.
 func (d *decoder) unescapeVector(s []byte) (raw, lower []byte, ok bool) { return nil, nil, false }
+
+// validUTF8 is utf8.Valid.
+func validUTF8(b []byte) bool { return utf8.Valid(b) }
