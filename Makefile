@@ -15,7 +15,7 @@ build: ## build ./vigil
 # scan and string decoding off: golang.org/x/sys/cpu reads it), as on CPUs without AVX-512.
 test: ## run every test (the SigmaHQ conformance tests need ../shared; they skip without it)
 	$(GO) test -count=1 -timeout 15m ./...
-	GODEBUG=cpu.avx512f=off $(GO) test -count=1 -timeout 5m ./event ./internal/multilit ./detect
+	GODEBUG=cpu.avx512f=off $(GO) test -count=1 -timeout 5m ./event ./internal/multilit ./internal/bytebits ./detect
 
 # Fuzzing budgets are counts of executions, not durations: Go 1.26's fuzzing engine can fail a
 # run bounded by time with "context deadline exceeded" when the time runs out while a worker is
