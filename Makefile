@@ -11,8 +11,8 @@ LDFLAGS := -s -w -X github.com/vigil-detect/vigil/agent.Version=$(VERSION) \
 build: ## build ./vigil
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o vigil ./cmd/vigil
 
-# The second run covers the Go loops that AVX-512 CPUs otherwise skip (GODEBUG turns the vector
-# scan and string decoding off: golang.org/x/sys/cpu reads it), as on CPUs without AVX-512.
+# The second run covers the Go loops that AVX-512 CPUs otherwise skip (GODEBUG turns every AVX-512
+# path off: golang.org/x/sys/cpu reads it), as on CPUs without AVX-512.
 test: ## run every test (the SigmaHQ conformance tests need ../shared; they skip without it)
 	$(GO) test -count=1 -timeout 15m ./...
 	GODEBUG=cpu.avx512f=off $(GO) test -count=1 -timeout 5m ./event ./internal/multilit ./internal/bytebits ./detect
