@@ -50,16 +50,27 @@ func foldASCII64(dst, src *byte, n int) (ok bool)
 // with nothing done, where the CPU cannot run it, the string is not ASCII or the event buffer has
 // no room left.
 func (d *decoder) lowerVector(s []byte) (lower []byte, ok bool) {
-	buf := d.ev.buf
-	if !vectorStrings || len(s) == 0 || cap(buf)-len(buf) < len(s) {
+	out := d.ev.spare(len(s))
+	if !vectorStrings || out == nil || !foldASCII64(&out[0], &s[0], len(s)) {
 		return nil, false
 	}
-	out := buf[len(buf) : len(buf)+len(s)]
-	if !foldASCII64(&out[0], &s[0], len(s)) {
-		return nil, false
+	return d.ev.take(len(s)), true
+}
+
+// spare returns the next n bytes of the event buffer's spare capacity, for vector code to write,
+// or nil when there are fewer (or n is 0). take then keeps what was written.
+func (ev *Event) spare(n int) []byte {
+	if n == 0 || cap(ev.buf)-len(ev.buf) < n {
+		return nil
 	}
-	d.ev.buf = buf[:len(buf)+len(s)]
-	return out[:len(s):len(s)], true
+	return ev.buf[len(ev.buf) : len(ev.buf)+n]
+}
+
+// take extends the event buffer over the next n bytes, written through spare, and returns them.
+func (ev *Event) take(n int) []byte {
+	start := len(ev.buf)
+	ev.buf = ev.buf[:start+n]
+	return ev.buf[start : start+n : start+n]
 }
 
 // unescapeFold unescapes a string scanString accepted, folding a copy, 64 bytes at a time
@@ -72,30 +83,29 @@ func unescapeFold(raw, lower, src *byte, n int) (written int, ok bool)
 // string str last read; ok is false, with nothing done, where the CPU cannot run it, the string
 // was not scanned by scanString, needs Unicode folding, or the event buffer has no room left.
 func (d *decoder) unescapeVector(s []byte) (raw, lower []byte, ok bool) {
-	if !vectorUnescape || d.fold == foldUnknown || len(s) == 0 {
+	if !vectorUnescape || d.fold == foldUnknown {
 		return nil, nil, false
 	}
-	buf := d.ev.buf
 	n := len(s)
 	if d.fold == foldNothing {
-		if cap(buf)-len(buf) < n {
+		out := d.ev.spare(n)
+		if out == nil {
 			return nil, nil, false
 		}
-		out := buf[len(buf) : len(buf)+n]
 		w, _ := unescapeFold(&out[0], nil, &s[0], n)
-		d.ev.buf = buf[:len(buf)+w]
-		return out[:w:w], out[:w:w], true
+		raw := d.ev.take(w)
+		return raw, raw, true
 	}
-	if cap(buf)-len(buf) < 2*n {
+	out := d.ev.spare(2 * n) // raw, then lower
+	if out == nil {
 		return nil, nil, false
 	}
-	out := buf[len(buf) : len(buf)+2*n] // raw, then lower
 	w, ok := unescapeFold(&out[0], &out[n], &s[0], n)
 	if !ok {
 		return nil, nil, false
 	}
-	d.ev.buf = buf[:len(buf)+n+w]
-	return out[:w:w], out[n : n+w : n+w], true
+	both := d.ev.take(n + w)
+	return both[:w:w], both[n:], true
 }
 
 // asciiRun counts a text's leading ASCII bytes, 64 at a time (str_amd64.s).
