@@ -8,7 +8,7 @@ import "golang.org/x/sys/cpu"
 var vector = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI && cpu.X86.HasBMI2
 
 // vectorMin is the shortest text unionVector takes: on shorter ones the loop is as fast.
-var vectorMin = 64
+const vectorMin = 64
 
 // unionAVX512 is Union 64 bytes at a time (bytebits_amd64.s).
 //

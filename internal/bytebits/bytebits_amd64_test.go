@@ -3,6 +3,7 @@
 package bytebits
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/vigil-detect/vigil/internal/memtest"
@@ -25,6 +26,28 @@ func TestUnionStopsAtTextEnd(t *testing.T) {
 		}
 		if got := unionAVX512(&text[0], n, &table); got != 1<<3 {
 			t.Fatalf("%d bytes: %#x, want %#x", n, got, 1<<3)
+		}
+	}
+}
+
+// TestUnionAVX512ShortTexts: the vector code is right below vectorMin too (Union leaves those
+// texts to the loop, so TestUnionMatchesLoop does not reach them), for every length from 1.
+func TestUnionAVX512ShortTexts(t *testing.T) {
+	if !vector {
+		t.Skip("this CPU lacks AVX-512 BW or VBMI, or BMI2: Union runs its loop only")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 1; n <= vectorMin; n++ {
+		var table [256]uint8
+		for c := range table {
+			table[c] = uint8(r.IntN(256))
+		}
+		text := make([]byte, n)
+		for i := range text {
+			text[i] = byte(r.IntN(256))
+		}
+		if got, want := unionAVX512(&text[0], n, &table), unionLoop(text, &table); got != want {
+			t.Fatalf("%d bytes: %#x, want %#x", n, got, want)
 		}
 	}
 }
