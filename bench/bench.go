@@ -267,8 +267,17 @@ func survey(rs *pipeline.Ruleset, l *lane) LaneInfo {
 		r := rs.Detect.Rules[i]
 		info.TopRules = append(info.TopRules, RuleCount{Title: r.Title, Path: r.Path, Matches: counts[i]})
 	}
+	// A short lane is replayed until the engine has seen enough of each kind of event to narrow
+	// its index for it (see detect/narrow.go): the modes time the steady state.
+	for i := l.len(); i < surveyMin && l.len() > 0; i++ {
+		m.Match(l.event(i % l.len()))
+	}
+	rs.Detect.WaitNarrowing()
 	return info
 }
+
+// surveyMin is the fewest events the survey matches, replaying a shorter lane.
+const surveyMin = 2000
 
 // ratios compares the lane's modes with the yardsticks.
 func ratios(laneName string, results []Result) []Ratio {

@@ -3,8 +3,9 @@
 // Rules are parsed by package rules (with sigma-go) and compiled here into condition trees of
 // specialised value matchers. Each rule runs only on the events of its logsource (routing), and a
 // candidate index skips the rules whose required literals an event does not contain, so that
-// most rules are never evaluated. A Matcher, one per goroutine, evaluates events without
-// allocating.
+// most rules are never evaluated; for each kind of event seen often, a copy of the index narrowed
+// to that kind's rules is built in the background (narrow.go). A Matcher, one per goroutine,
+// evaluates events without allocating.
 package detect
 
 import (
@@ -523,7 +524,11 @@ func (e *Engine) CacheValues(on bool) { e.noValueCache = !on }
 
 // ValueCacheStats returns how many values the matcher looked up in its value cache, and found.
 func (m *Matcher) ValueCacheStats() (lookups, hits uint64) {
-	return m.scratch.cache.lookups, m.scratch.cache.hits
+	for _, c := range m.scratch.caches {
+		lookups += c.lookups
+		hits += c.hits
+	}
+	return lookups, hits
 }
 
 // RuleCost is the sampled evaluation cost of one rule.
@@ -550,6 +555,10 @@ func (m *Matcher) TakeCosts(dst []RuleCost) {
 		m.costs[i] = RuleCost{}
 	}
 }
+
+// WaitNarrowing waits for the narrowed indexes being built (see narrow.go) to be ready: for
+// benchmarks, which time the steady state.
+func (e *Engine) WaitNarrowing() { e.index.narrow.building.Wait() }
 
 // Engine returns the engine the matcher evaluates.
 func (m *Matcher) Engine() *Engine { return m.eng }

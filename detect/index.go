@@ -314,6 +314,7 @@ const maxExactFloat = 1 << 53
 // at most once per event, however many of the event's routes index it.
 type index struct {
 	fields     []fieldIndex
+	narrow     *narrowing
 	fieldPos   []int32 // event field → its position in fields, or -1
 	allPos     int32   // position of the allValues index, or -1
 	apartPos   int32   // position of the apartValues index, or -1
@@ -375,7 +376,7 @@ func (fi *fieldIndex) byteAtoms(text []byte) byteSet {
 // buildIndex indexes the variants of routes (each route's id is its position). Variants without
 // clauses, or all of them when disabled, go to their route's always list.
 func buildIndex(routes []*route, disabled bool) *index {
-	ix := &index{}
+	ix := &index{narrow: &narrowing{sets: map[string]*narrowSet{}, after: narrowAfter, max: maxNarrowed}}
 	type fieldLits struct {
 		ids     map[string]int
 		lits    []string
@@ -609,8 +610,24 @@ type scratch struct {
 	varHits   []uint8
 	touched   []int32
 	cands     []int32
-	cache     valueCache
 	noCache   bool
+	// value caches: [0] for the full index, [id] for a narrowed one (see narrow.go)
+	caches []valueCache
+	recent []recentSet // route sets seen lately (see fieldsFor)
+	clock  uint64      // events seen
+	keyBuf []byte
+}
+
+// cacheFor returns the value cache of the index with the given narrowing id.
+func (s *scratch) cacheFor(id, fields int) *valueCache {
+	for len(s.caches) <= id {
+		s.caches = append(s.caches, valueCache{})
+	}
+	c := &s.caches[id]
+	if c.fields == nil {
+		*c = newValueCache(fields)
+	}
+	return c
 }
 
 func newScratch(ix *index) scratch {
@@ -619,7 +636,6 @@ func newScratch(ix *index) scratch {
 		fieldOn:   make(bitset, (len(ix.fields)+63)/64),
 		checkOn:   make(bitset, (len(ix.checks)+63)/64),
 		varHits:   make([]uint8, len(ix.varRef)),
-		cache:     newValueCache(len(ix.fields)),
 	}
 }
 
@@ -627,6 +643,7 @@ func newScratch(ix *index) scratch {
 // ev, in no particular order (a rule's result does not depend on it). It scans each field the
 // active routes index once.
 func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s *scratch) []int32 {
+	fields, cache := ix.fieldsFor(routeOn, s)
 	s.touched = s.touched[:0]
 	clear(s.fieldOn)
 	markRef := func(c, v int32) {
@@ -648,13 +665,13 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 		}
 	}
 	scan := func(pos int32, v *event.Value, present *byteSet) {
-		fi := &ix.fields[pos]
+		fi := &fields[pos]
 		var fc *fieldCache // non-nil: remember what this value holds
 		var sl *cacheSlot
 		var h uint64
 		if !s.noCache {
 			var found bool
-			if fc, sl, h, found = s.cache.lookup(pos, v.Lower); found {
+			if fc, sl, h, found = cache.lookup(pos, v.Lower); found {
 				for _, p := range sl.lits[:sl.nlits] {
 					hit(int(p), fi)
 				}
@@ -662,11 +679,11 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 				return
 			}
 		}
-		s.cache.lits = s.cache.lits[:0]
+		cache.lits = cache.lits[:0]
 		if fi.lits != nil {
 			if fc != nil {
 				fi.lits.Scan(v.Lower, func(p int) {
-					s.cache.lits = append(s.cache.lits, int32(p))
+					cache.lits = append(cache.lits, int32(p))
 					hit(p, fi)
 				})
 			} else {
@@ -679,7 +696,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			*present |= mine
 		}
 		if fc != nil {
-			fc.remember(sl, h, v.Lower, s.cache.lits, mine)
+			fc.remember(sl, h, v.Lower, cache.lits, mine)
 		}
 	}
 	markBytes := func(fi *fieldIndex, present byteSet) {
@@ -708,7 +725,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			}
 			var present byteSet
 			scan(pos, v, &present)
-			markBytes(&ix.fields[pos], present)
+			markBytes(&fields[pos], present)
 		}
 	}
 	for _, r := range active {
@@ -717,7 +734,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 				continue // scanned already, or above with every value
 			}
 			s.fieldOn.set(f)
-			fi := &ix.fields[f]
+			fi := &fields[f]
 			var present byteSet // byte atoms occurring in the field
 			var vals []event.Value
 			if fi.field == apartValues {
