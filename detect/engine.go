@@ -90,6 +90,7 @@ type route struct {
 	topics           []string            // only records from these topics; none: any record
 	cond             node                // nil: every event
 	pins             map[string][]string // event field → the folded values cond requires it to equal
+	pinned           bool                // pins are all of cond
 	variants         []variant
 	members          []*route // a multi-route: it runs when any of these routes does
 	multis           []int    // the multi-routes (positions in Engine.multis) this route is a member of
@@ -144,7 +145,7 @@ func compile(rs []*rules.Rule, opts Options) *Engine {
 				continue
 			}
 			r.cond = n
-			r.pins = srcs[i].pins(func(f string) []string { return mapField(opts.FieldMappings, ls, f) })
+			r.pins, r.pinned = srcs[i].pins(func(f string) []string { return mapField(opts.FieldMappings, ls, f) })
 		}
 		routes = append(routes, r)
 	}
@@ -357,16 +358,18 @@ func mappingKey(m map[string]string) string {
 // field (Channel, then EventID within a channel) are found by map lookups, nested as deep as it
 // pays; the rest have their conditions checked on every event.
 type routeTable struct {
-	always   []*route // conditions checked on every event
-	field    int      // the event field dispatch is keyed on (-1: none)
+	always []*route // conditions checked on every event
+	// implied: the dispatch that led here already checked all of always[i]'s condition
+	implied  []bool
+	field    int // the event field dispatch is keyed on (-1: none)
 	name     string
 	dispatch map[string]*routeTable
 }
 
 // collect appends to out the routes of t that accept the event read from topic.
 func (t *routeTable) collect(ev *event.Event, topic string, out []*route) []*route {
-	for _, r := range t.always {
-		if r.accepts(topic) && (r.cond == nil || r.cond.eval(ev)) {
+	for i, r := range t.always {
+		if r.accepts(topic) && (r.cond == nil || t.implied[i] || r.cond.eval(ev)) {
 			out = append(out, r)
 		}
 	}
@@ -403,6 +406,7 @@ func (e *Engine) buildRouteTable(routes []*route, used []string) *routeTable {
 	}
 	if best == "" {
 		t.always = routes
+		t.implied = impliedBy(routes, used)
 		return t
 	}
 	t.field, t.name = e.Schema.Add(best), best
@@ -421,11 +425,25 @@ func (e *Engine) buildRouteTable(routes []*route, used []string) *routeTable {
 			byKey[k] = append(byKey[k], r)
 		}
 	}
+	t.implied = impliedBy(t.always, used)
 	t.dispatch = map[string]*routeTable{}
 	for _, k := range keys {
 		t.dispatch[k] = e.buildRouteTable(byKey[k], append(used[:len(used):len(used)], best))
 	}
 	return t
+}
+
+// impliedBy reports, for each route, whether dispatching on the fields used, which found it
+// under one of its pinned values for each, checked all of its condition.
+func impliedBy(routes []*route, used []string) []bool {
+	out := make([]bool, len(routes))
+	for i, r := range routes {
+		out[i] = r.pinned
+		for f := range r.pins {
+			out[i] = out[i] && slices.Contains(used, f)
+		}
+	}
+	return out
 }
 
 // buildRoutes builds the indexes of the routes with rules, the tables that find them, and the

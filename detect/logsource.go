@@ -164,12 +164,13 @@ func (l *Logsource) serves(want sigma.Logsource) bool {
 
 // pins returns, per event field, the values the conditions require it to equal (fields of a
 // one-map condition with plain values and no modifiers). eventField maps a condition field to
-// the event field(s) holding it; fields mapped to several are left out.
-func (l *Logsource) pins(eventField func(string) []string) map[string][]string {
+// the event field(s) holding it; fields mapped to several are left out. complete reports that
+// the pins are the whole condition: an event whose fields hold pinned values meets it.
+func (l *Logsource) pins(eventField func(string) []string) (out map[string][]string, complete bool) {
 	if len(l.Conditions.Maps) != 1 {
-		return nil
+		return nil, false
 	}
-	out := map[string][]string{}
+	out = map[string][]string{}
 next:
 	for _, f := range l.Conditions.Maps[0] {
 		if len(f.Modifiers) > 0 {
@@ -191,5 +192,5 @@ next:
 		}
 		out[names[0]] = keys
 	}
-	return out
+	return out, len(out) == len(l.Conditions.Maps[0]) && len(l.Conditions.Keywords) == 0
 }
