@@ -52,15 +52,16 @@ type Matcher struct {
 	q4, q3 table
 	lits   []litRef // by id: where the literal's bytes are (the tables hold the only copy)
 	// numericMin is the length of the shortest literal made of numericBytes only (MaxLen+1
-	// without one): a shorter text of those bytes alone (a GUID, a number, a hex value) holds no
-	// literal and is not scanned.
+	// without one): a shorter text of those bytes alone (a GUID, a number, a hex value, a time)
+	// holds no literal and is not scanned.
 	numericMin int
+	minLen     int // the shortest literal's length: a shorter text holds none
 }
 
-// numericBytes are the bytes of numbers, hex digits and GUIDs (case-folded): events are full of
-// such values, and literals rarely consist of them.
+// numericBytes are the bytes of numbers, hex digits, GUIDs and times (case-folded): events are
+// full of such values, and literals rarely consist of them.
 var numericBytes = func() (t [256]bool) {
-	for _, c := range []byte("0123456789abcdef-:.{}") {
+	for _, c := range []byte("0123456789abcdef-:.{}xtz+/ ") {
 		t[c] = true
 	}
 	return t
@@ -162,11 +163,12 @@ func (b *Builder) Build() *Matcher {
 	}
 	m.q4 = b.table(4, long)
 	m.q3 = b.table(3, short)
-	m.numericMin = MaxLen + 1
+	m.numericMin, m.minLen = MaxLen+1, MaxLen+1
 	for _, l := range b.lits {
 		if len(l) < m.numericMin && allNumeric(l) {
 			m.numericMin = len(l)
 		}
+		m.minLen = min(m.minLen, len(l))
 	}
 	for _, t := range []*table{&m.q4, &m.q3} {
 		for _, e := range t.entries {
@@ -296,7 +298,7 @@ func (m *Matcher) Literals() int { return len(m.lits) }
 
 // Scan calls hit with the id of every literal occurring in text, once per occurrence.
 func (m *Matcher) Scan(text []byte, hit func(id int)) {
-	if len(text) < MinLen || len(text) < m.numericMin && allNumeric(text) || m.scanVector(text, hit) {
+	if len(text) < m.minLen || len(text) < m.numericMin && allNumeric(text) || m.scanVector(text, hit) {
 		return
 	}
 	m.scanLoops(text, hit)

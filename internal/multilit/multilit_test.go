@@ -60,13 +60,13 @@ func TestScanKnown(t *testing.T) {
 // TestScanNumericTexts: texts of numericBytes alone (GUIDs, numbers) shorter than every literal
 // of such bytes are passed over, and literals of them are still found, the shortest one included.
 func TestScanNumericTexts(t *testing.T) {
-	lits := [][]byte{[]byte("cmd.exe"), []byte("dead-beef"), []byte("{dead-beef-0000}"), []byte("x12")}
+	lits := [][]byte{[]byte("cmd.exe"), []byte("dead-beef"), []byte("{dead-beef-0000}"), []byte("w12")}
 	var b Builder
 	for _, l := range lits {
 		b.Add(l)
 	}
 	m := b.Build()
-	for _, text := range []string{"dead-beef", "{dead-beef}", "dead-bee", "{dead-beef-0000}", "12345678", "0x12", "ead-beef"} {
+	for _, text := range []string{"dead-beef", "{dead-beef}", "dead-bee", "{dead-beef-0000}", "12345678", "0w12", "0x12", "ead-beef", "dead beef", "1:2 t+z/x"} {
 		if got, want := scan(m, []byte(text)), naive(lits, []byte(text)); !equal(got, want) {
 			t.Errorf("%q: got %v want %v", text, got, want)
 		}
