@@ -94,6 +94,7 @@ type route struct {
 	variants         []variant
 	members          []*route // a multi-route: it runs when any of these routes does
 	multis           []int    // the multi-routes (positions in Engine.multis) this route is a member of
+	globals          []*route // the global routes that run on events of its product
 	id               int32    // position in Engine.routes
 	always           []int32  // variants evaluated on every event of the route (the index cannot skip them)
 	fields           []int32  // index fields (positions in index.fields) its variants' clauses read
@@ -494,6 +495,14 @@ func (e *Engine) buildRoutes(all []*route, noIndex bool) {
 	if e.globalsScoped {
 		e.idle = e.buildRouteTable(idle, nil)
 	}
+	for _, r := range slices.Concat(routed, idle) {
+		r.globals = nil
+		for _, g := range e.globals {
+			if !g.unrecognisedOnly && (g.product == "" || g.product == r.product) {
+				r.globals = append(r.globals, g)
+			}
+		}
+	}
 }
 
 // Matcher evaluates events against an Engine. It is not safe for concurrent use: give each
@@ -665,9 +674,21 @@ func (m *Matcher) MatchDecodedTopic(topic string) []int {
 			}
 			recognised = len(m.idle) > 0
 		}
-		for _, g := range e.globals {
-			if !recognised || !g.unrecognisedOnly && (g.product == "" || slices.Contains(m.products, g.product)) {
+		switch {
+		case recognised && len(m.products) == 1:
+			// the usual case: one product, whose global routes its routes list
+			by := m.idle
+			if len(m.routes) > 0 {
+				by = m.routes
+			}
+			for _, g := range by[0].globals {
 				activate(g)
+			}
+		default:
+			for _, g := range e.globals {
+				if !recognised || !g.unrecognisedOnly && (g.product == "" || slices.Contains(m.products, g.product)) {
+					activate(g)
+				}
 			}
 		}
 	}
