@@ -25,19 +25,9 @@ type stringSet struct {
 }
 
 type lengthSet struct {
-	n int
-	// first and last: the bytes the members start and end with. Testing them rejects most
-	// lengths without hashing: suffixes such as \cmd.exe start with a backslash, prefixes such
-	// as c:\windows\ end with one, and a path has few at the right distance from its end.
-	first, last byteBits
-	set         map[string]struct{}
+	n   int
+	set map[string]struct{}
 }
-
-// byteBits is a set of bytes.
-type byteBits [4]uint64
-
-func (b *byteBits) add(c byte)      { b[c>>6] |= 1 << (c & 63) }
-func (b *byteBits) has(c byte) bool { return b[c>>6]&(1<<(c&63)) != 0 }
 
 // minStringSet is the smallest group worth a set: below it, direct comparisons are as fast.
 const minStringSet = 4
@@ -100,12 +90,7 @@ func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 				idx[n] = i
 				s.byLen = append(s.byLen, lengthSet{n: n, set: map[string]struct{}{}})
 			}
-			l := &s.byLen[i]
-			l.set[string(m.lit)] = struct{}{}
-			if n > 0 {
-				l.first.add(m.lit[0])
-				l.last.add(m.lit[n-1])
-			}
+			s.byLen[i].set[string(m.lit)] = struct{}{}
 		}
 		slices.SortFunc(s.byLen, func(a, b lengthSet) int { return a.n - b.n })
 	case opContains:
@@ -151,9 +136,6 @@ func (s *stringSet) match(_ *event.Event, v *event.Value) bool {
 			if l.n > len(b) {
 				break
 			}
-			if l.n > 0 && (!l.first.has(b[0]) || !l.last.has(b[l.n-1])) {
-				continue
-			}
 			if _, ok := l.set[string(b[:l.n])]; ok {
 				return true
 			}
@@ -164,11 +146,7 @@ func (s *stringSet) match(_ *event.Event, v *event.Value) bool {
 			if l.n > len(b) {
 				break
 			}
-			tail := b[len(b)-l.n:]
-			if l.n > 0 && (!l.first.has(tail[0]) || !l.last.has(tail[l.n-1])) {
-				continue
-			}
-			if _, ok := l.set[string(tail)]; ok {
+			if _, ok := l.set[string(b[len(b)-l.n:])]; ok {
 				return true
 			}
 		}
