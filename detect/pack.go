@@ -6,6 +6,7 @@ package detect
 // field matchers, patterns and their bytes then sit side by side.
 
 type packer struct {
+	blocks   []fieldBlock
 	searches []searchNode
 	filters  []filterNode
 	fields   []fieldMatcher
@@ -68,6 +69,9 @@ func (p *packer) node(n node) node {
 	case notNode:
 		return notNode{p.node(n.x)}
 	case *fieldMatcher:
+		if b := p.block(n); b != nil {
+			return b
+		}
 		c := take(&p.fields)
 		*c = *n
 		c.fields = carve(&p.ints, n.fields)
@@ -76,6 +80,46 @@ func (p *packer) node(n node) node {
 		return c
 	}
 	return n
+}
+
+// fieldBlock holds the most common field matcher, one field (or the keywords) compared with one
+// plain string, together with its field list, value list, string matcher and literal: one
+// allocation of adjacent cache lines instead of an object in each of four slabs, so that
+// evaluating it misses the cache less (−0.8 to −2.4% time per process creation in three sets of
+// runs; blocks for two and three strings measured no better).
+type fieldBlock struct {
+	fm     fieldMatcher
+	fields [1]int
+	vals   [1]valueMatcher
+	str    strMatcher
+	lit    [blockLit]byte
+}
+
+// blockLit is the longest literal a fieldBlock holds.
+const blockLit = 48
+
+// block packs f into a fieldBlock, or returns nil when it has another shape.
+func (p *packer) block(f *fieldMatcher) *fieldMatcher {
+	if len(f.vals) != 1 || len(f.fields) > 1 || len(f.refs) != 0 {
+		return nil
+	}
+	sm, ok := f.vals[0].(*strMatcher)
+	if !ok || sm.glob != nil || len(sm.lit) > blockLit {
+		return nil
+	}
+	b := take(&p.blocks)
+	b.fm = *f
+	if len(f.fields) == 1 {
+		b.fields[0] = f.fields[0]
+		b.fm.fields = b.fields[:]
+	}
+	b.str = *sm
+	if sm.lit != nil {
+		b.str.lit = b.lit[:copy(b.lit[:], sm.lit):len(sm.lit)]
+	}
+	b.vals[0] = &b.str
+	b.fm.vals = b.vals[:]
+	return &b.fm
 }
 
 // children packs a node list: the list first, so that it is contiguous, then each child.
