@@ -8,9 +8,6 @@ import (
 // The corpus benchmarks run the SigmaHQ detection corpus (rules/, rules-threat-hunting/,
 // rules-emerging-threats/) over real and generated events; see BENCHMARKS.md for the numbers.
 
-// benchCorpus matches events in a loop. The value cache is off for sets of a few hundred events,
-// whose values would all be found in it from the second pass on: real streams do not repeat so.
-
 // warmUp matches events (once each, and at least twice narrowAfter in all) and waits for the
 // narrowed indexes they asked for: the benchmarks time the steady state of a long stream.
 func warmUp(e *Engine, m *Matcher, events [][]byte) {
@@ -19,6 +16,9 @@ func warmUp(e *Engine, m *Matcher, events [][]byte) {
 	}
 	e.WaitNarrowing()
 }
+
+// benchCorpus matches events in a loop. The value cache is off for sets of a few hundred events,
+// whose values would all be found in it from the second pass on: real streams do not repeat so.
 func benchCorpus(b *testing.B, events [][]byte, cache bool) {
 	e := Compile(corpusRules(b), Options{})
 	m := e.NewMatcher()

@@ -615,7 +615,7 @@ type scratch struct {
 	caches []valueCache
 	recent []recentSet // route sets seen lately (see fieldsFor)
 	clock  uint64      // events seen
-	keyBuf []byte
+	keyBuf []byte      // a route set's key, while looking it up
 }
 
 // cacheFor returns the value cache of the index with the given narrowing id.
