@@ -16,6 +16,11 @@ build: ## build ./vigil
 test: ## run every test (the SigmaHQ conformance tests need ../shared; they skip without it)
 	$(GO) test -count=1 -timeout 15m ./...
 	GODEBUG=cpu.avx512f=off $(GO) test -count=1 -timeout 5m ./event ./internal/multilit ./internal/bytebits ./detect
+	@# Narrowed indexes are built on goroutines of their own while matchers read them: their tests
+	@# run under the race detector too, where cgo can build it.
+	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v gcc >/dev/null; then \
+		echo '$(GO) test -race -run Narrow ./detect'; $(GO) test -count=1 -race -timeout 5m -run Narrow ./detect; \
+	else echo 'skipping the race run of the narrowing tests: no cgo or gcc'; fi
 
 # Fuzzing budgets are counts of executions, not durations: Go 1.26's fuzzing engine can fail a
 # run bounded by time with "context deadline exceeded" when the time runs out while a worker is
