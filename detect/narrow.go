@@ -20,9 +20,9 @@ import (
 // not change.
 
 const (
-	narrowAfter   = 256 // events of one route set a Matcher sees before asking for its narrowed index
+	narrowAfter   = 256 // events of one route set seen before its narrowed index is asked for
 	maxNarrowed   = 32  // route sets narrowed per engine; events of others use the full index
-	maxRecentSets = 8   // route sets a Matcher remembers
+	maxRecentSets = 16  // route sets a Matcher remembers
 )
 
 // narrowing holds an index's narrowed copies, by route set.
@@ -41,13 +41,14 @@ type narrowSet struct {
 	id     int    // 1, 2, ...: the Matcher's value cache for the set (0 is the full index's)
 	key    bitset // the routes
 	fields atomic.Pointer[[]fieldIndex]
-	asked  atomic.Bool // its build has started (or it is never to be built)
+	asked  atomic.Bool  // its build has started (or it is never to be built)
+	seen   atomic.Int64 // events of the set that Matchers counted and then forgot the set
 }
 
 // recentSet is a route set a Matcher has seen recently.
 type recentSet struct {
 	set    *narrowSet
-	events int    // of the set this Matcher saw
+	events int    // of the set this Matcher saw since it last remembered it
 	used   uint64 // scratch.clock when last seen
 }
 
@@ -104,6 +105,8 @@ func (ix *index) fieldsFor(routeOn bitset, s *scratch) ([]fieldIndex, *valueCach
 					r = &s.recent[i]
 				}
 			}
+			// A stream of more kinds than a Matcher remembers still gets them narrowed.
+			r.set.seen.Add(int64(r.events))
 		}
 		*r = recentSet{set: set}
 	}
@@ -111,7 +114,7 @@ func (ix *index) fieldsFor(routeOn bitset, s *scratch) ([]fieldIndex, *valueCach
 	if f := r.set.fields.Load(); f != nil {
 		return *f, s.cacheFor(r.set.id, len(ix.fields))
 	}
-	if r.events++; r.events >= ix.narrow.after && !r.set.asked.Swap(true) {
+	if r.events++; r.events >= ix.narrow.after-int(r.set.seen.Load()) && !r.set.asked.Swap(true) {
 		set := r.set // not r: the Matcher reuses its entries
 		if ix.narrow.sync {
 			ix.build(set)

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -144,5 +145,31 @@ func TestNarrowedIndexKeepsItsByteAtoms(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A stream of more kinds of event than a Matcher remembers, interleaved, still gets each kind
+// narrowed: the counts of a kind the Matcher forgets are kept with the kind.
+func TestNarrowingManyKindsInterleaved(t *testing.T) {
+	e := Compile(corpusRules(t), Options{})
+	e.index.narrow.after, e.index.narrow.sync = 3*maxRecentSets, true
+	m := e.NewMatcher()
+	kinds := map[string]bool{}
+	for round := 0; round < 3*maxRecentSets; round++ {
+		for id := 1; id <= 29; id++ {
+			ev := fmt.Sprintf(`{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":%d,"Image":"c:\\x\\y.exe"}`, id)
+			if _, err := m.Match([]byte(ev)); err != nil {
+				t.Fatal(err)
+			}
+			if round == 0 {
+				kinds[string(narrowingKey(nil, m.routeOn))] = true
+			}
+		}
+	}
+	if len(kinds) <= maxRecentSets {
+		t.Fatalf("only %d kinds of event: the test needs more than a Matcher remembers (%d)", len(kinds), maxRecentSets)
+	}
+	if _, _, built := narrowedLiterals(e); built != len(kinds) {
+		t.Fatalf("%d of %d kinds narrowed", built, len(kinds))
 	}
 }
