@@ -669,7 +669,10 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 		var fc *fieldCache // non-nil: remember what this value holds
 		var sl *cacheSlot
 		var h uint64
-		if !s.noCache {
+		// A value the scan would pass over at once (a GUID, a time, an id shorter than every
+		// literal) is not worth hashing for the cache either.
+		scanned := fi.lits != nil && !fi.lits.PassesOver(v.Lower)
+		if !s.noCache && (scanned || fi.byteBit != nil) {
 			var found bool
 			if fc, sl, h, found = cache.lookup(pos, v.Lower); found {
 				for _, p := range sl.lits[:sl.nlits] {
@@ -680,7 +683,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			}
 		}
 		cache.lits = cache.lits[:0]
-		if fi.lits != nil {
+		if scanned {
 			if fc != nil {
 				fi.lits.Scan(v.Lower, func(p int) {
 					cache.lits = append(cache.lits, int32(p))

@@ -298,10 +298,17 @@ func (m *Matcher) Literals() int { return len(m.lits) }
 
 // Scan calls hit with the id of every literal occurring in text, once per occurrence.
 func (m *Matcher) Scan(text []byte, hit func(id int)) {
-	if len(text) < m.minLen || len(text) < m.numericMin && allNumeric(text) || m.scanVector(text, hit) {
+	if m.PassesOver(text) || m.scanVector(text, hit) {
 		return
 	}
 	m.scanLoops(text, hit)
+}
+
+// PassesOver reports whether text cannot hold a literal for its length and bytes alone (shorter
+// than every literal, or numeric and shorter than every numeric literal): Scan then returns at
+// once.
+func (m *Matcher) PassesOver(text []byte) bool {
+	return len(text) < m.minLen || len(text) < m.numericMin && allNumeric(text)
 }
 
 // scanLoops is Scan in plain Go, testing one window at a time.
