@@ -67,9 +67,19 @@ var numericBytes = func() (t [256]bool) {
 	return t
 }()
 
-// allNumeric reports whether text is made of numericBytes only.
+// allNumeric reports whether text is made of numericBytes only. Eight table loads are ANDed
+// before one branch: GUIDs and times are read to the end, and a branch per byte cost more than
+// the loads.
 func allNumeric(text []byte) bool {
-	for _, c := range text {
+	i := 0
+	for ; i+8 <= len(text); i += 8 {
+		t := text[i : i+8 : i+8]
+		if !(numericBytes[t[0]] && numericBytes[t[1]] && numericBytes[t[2]] && numericBytes[t[3]] &&
+			numericBytes[t[4]] && numericBytes[t[5]] && numericBytes[t[6]] && numericBytes[t[7]]) {
+			return false
+		}
+	}
+	for _, c := range text[i:] {
 		if !numericBytes[c] {
 			return false
 		}

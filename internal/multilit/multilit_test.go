@@ -198,3 +198,25 @@ func TestBitmapCoversMask(t *testing.T) {
 		}
 	}
 }
+
+// allNumeric tests eight bytes per branch; it must agree with a byte-by-byte check wherever the
+// first non-numeric byte falls.
+func TestAllNumeric(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	for round := 0; round < 20000; round++ {
+		text := make([]byte, r.Intn(40))
+		for i := range text {
+			text[i] = "0123456789abcdef-:.{}xtz+/ "[r.Intn(27)]
+		}
+		if len(text) > 0 && r.Intn(2) == 0 {
+			text[r.Intn(len(text))] = "gqZ\\\x00\xff"[r.Intn(6)]
+		}
+		want := true
+		for _, c := range text {
+			want = want && numericBytes[c]
+		}
+		if got := allNumeric(text); got != want {
+			t.Fatalf("allNumeric(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
