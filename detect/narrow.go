@@ -48,7 +48,7 @@ type narrowSet struct {
 // recentSet is a route set a Matcher has seen recently.
 type recentSet struct {
 	set    *narrowSet
-	events int    // of the set this Matcher saw since it last remembered it
+	events int    // of the set this Matcher has seen since it took the set in
 	used   uint64 // scratch.clock when last seen
 }
 
