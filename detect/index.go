@@ -726,6 +726,9 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			if int(v.Field) >= 0 && int(v.Field) < len(ix.fieldPos) && ix.fieldPos[v.Field] >= 0 {
 				pos = ix.fieldPos[v.Field]
 			}
+			if fi := &fields[pos]; fi.byteBit == nil && (fi.lits == nil || fi.lits.PassesOver(v.Lower)) {
+				continue // nothing to find: most of the values only keywords are searched in
+			}
 			var present byteSet
 			scan(pos, v, &present)
 			markBytes(&fields[pos], present)
