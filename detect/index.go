@@ -368,6 +368,12 @@ type byteSet uint64
 // atomBit is the bit of the i-th byte atom in a byteSet.
 func atomBit(i int) byteSet { return 1 << min(i+1, 63) }
 
+// scans reports whether text is worth scanning for the field's literals: it has some, and text
+// is not one their scanner passes over at once.
+func (fi *fieldIndex) scans(text []byte) bool {
+	return fi.lits != nil && !fi.lits.PassesOver(text)
+}
+
 // byteAtoms returns the byte atoms occurring in text.
 func (fi *fieldIndex) byteAtoms(text []byte) byteSet {
 	return byteSet(bytebits.Union(text, fi.byteBit))
@@ -664,14 +670,14 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			}
 		}
 	}
-	scan := func(pos int32, v *event.Value, present *byteSet) {
+	// scan looks for fields[pos]'s atoms in v; scanned is fields[pos].scans(v.Lower).
+	scan := func(pos int32, v *event.Value, scanned bool, present *byteSet) {
 		fi := &fields[pos]
 		var fc *fieldCache // non-nil: remember what this value holds
 		var sl *cacheSlot
 		var h uint64
 		// A value the scan would pass over at once (a GUID, a time, an id shorter than every
 		// literal) is not worth hashing for the cache either.
-		scanned := fi.lits != nil && !fi.lits.PassesOver(v.Lower)
 		if !s.noCache && (scanned || fi.byteBit != nil) {
 			var found bool
 			if fc, sl, h, found = cache.lookup(pos, v.Lower); found {
@@ -726,12 +732,14 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			if int(v.Field) >= 0 && int(v.Field) < len(ix.fieldPos) && ix.fieldPos[v.Field] >= 0 {
 				pos = ix.fieldPos[v.Field]
 			}
-			if fi := &fields[pos]; fi.byteBit == nil && (fi.lits == nil || fi.lits.PassesOver(v.Lower)) {
+			fi := &fields[pos]
+			scanned := fi.scans(v.Lower)
+			if !scanned && fi.byteBit == nil {
 				continue // nothing to find: most of the values only keywords are searched in
 			}
 			var present byteSet
-			scan(pos, v, &present)
-			markBytes(&fields[pos], present)
+			scan(pos, v, scanned, &present)
+			markBytes(fi, present)
 		}
 	}
 	for _, r := range active {
@@ -750,7 +758,7 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 			}
 			for j := range vals {
 				if v := &vals[j]; textual(v) {
-					scan(f, v, &present)
+					scan(f, v, fi.scans(v.Lower), &present)
 				}
 			}
 			markBytes(fi, present)
