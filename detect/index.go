@@ -374,6 +374,15 @@ func (fi *fieldIndex) scans(text []byte) bool {
 	return fi.lits != nil && !fi.lits.PassesOver(text)
 }
 
+// addByteAtom adds b as the field's next byte atom, satisfying clauses, with its bit (atomBit).
+func (fi *fieldIndex) addByteAtom(b byte, clauses []int32) {
+	if fi.byteBit == nil {
+		fi.byteBit = new([256]uint8)
+	}
+	fi.byteBit[b] = uint8(min(len(fi.bytes)+1, 63))
+	fi.bytes = append(fi.bytes, byteAtom{b: b, clauses: clauses})
+}
+
 // byteAtoms returns the byte atoms occurring in text.
 func (fi *fieldIndex) byteAtoms(text []byte) byteSet {
 	return byteSet(bytebits.Union(text, fi.byteBit))
@@ -514,11 +523,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 		}
 		for c := range 256 {
 			if cs := fl.bytes[byte(c)]; cs != nil {
-				if fi.byteBit == nil {
-					fi.byteBit = new([256]uint8)
-				}
-				fi.byteBit[c] = uint8(min(len(fi.bytes)+1, 63))
-				fi.bytes = append(fi.bytes, byteAtom{b: byte(c), clauses: cs})
+				fi.addByteAtom(byte(c), cs)
 			}
 		}
 		pos[f] = int32(len(ix.fields))

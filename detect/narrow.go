@@ -166,11 +166,7 @@ func (ix *index) narrowed(routeOn bitset) []fieldIndex {
 				}
 			}
 			if cs != nil {
-				if nf.byteBit == nil {
-					nf.byteBit = new([256]uint8)
-				}
-				nf.byteBit[ba.b] = uint8(min(len(nf.bytes)+1, 63))
-				nf.bytes = append(nf.bytes, byteAtom{b: ba.b, clauses: cs})
+				nf.addByteAtom(ba.b, cs)
 			}
 		}
 		out[pos] = nf
