@@ -283,7 +283,7 @@ func valueAtoms(vm valueMatcher) ([]atom, bool) {
 			return nil, false
 		}
 		for _, l := range m.required[0] { // the most selective set
-			out = append(out, atom{lit: string(l)})
+			out = append(out, atom{lit: string(l.lit)})
 		}
 		return out, true
 	case *stringSet:

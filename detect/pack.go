@@ -6,21 +6,21 @@ package detect
 // field matchers, patterns and their bytes then sit side by side.
 
 type packer struct {
-	blocks   []fieldBlock
-	searches []searchNode
-	filters  []filterNode
-	fields   []fieldMatcher
-	strs     []strMatcher
-	sets     []stringSet
-	regexes  []regexMatcher
-	nodes    []node
-	vals     []valueMatcher
-	ints     []int
-	globs    []globPiece
-	lists    [][]byte
-	byteSets [][][]byte
-	lengths  []lengthSet
-	bytes    []byte
+	blocks      []fieldBlock
+	searches    []searchNode
+	filters     []filterNode
+	fields      []fieldMatcher
+	strs        []strMatcher
+	sets        []stringSet
+	regexes     []regexMatcher
+	nodes       []node
+	vals        []valueMatcher
+	ints        []int
+	globs       []globPiece
+	finderLists []finder
+	finderSets  [][]finder
+	lengths     []lengthSet
+	bytes       []byte
 }
 
 // slabChunk is how many objects a slab allocates at a time.
@@ -156,14 +156,14 @@ func (p *packer) matcher(vm valueMatcher) valueMatcher {
 		c := take(&p.sets)
 		*c = *m
 		c.byLen = carve(&p.lengths, m.byLen)
-		c.rest = p.byteLists(m.rest)
+		c.rest = p.finders(m.rest)
 		return c
 	case *regexMatcher:
 		c := take(&p.regexes)
 		*c = *m
-		c.required = carve(&p.byteSets, m.required)
+		c.required = carve(&p.finderSets, m.required)
 		for i, set := range c.required {
-			c.required[i] = p.byteLists(set)
+			c.required[i] = p.finders(set)
 		}
 		return c
 	case anyOf:
@@ -172,11 +172,11 @@ func (p *packer) matcher(vm valueMatcher) valueMatcher {
 	return vm
 }
 
-// byteLists packs a list of byte strings: the list, then the bytes.
-func (p *packer) byteLists(bs [][]byte) [][]byte {
-	out := carve(&p.lists, bs)
+// finders packs a list of finders: the list, then their literals.
+func (p *packer) finders(fs []finder) []finder {
+	out := carve(&p.finderLists, fs)
 	for i := range out {
-		out[i] = carve(&p.bytes, out[i])
+		out[i].lit = carve(&p.bytes, out[i].lit)
 	}
 	return out
 }

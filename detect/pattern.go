@@ -155,6 +155,7 @@ const (
 type strMatcher struct {
 	op    strOp
 	lit   []byte // for equal, prefix, suffix and contains; for glob its longest literal piece
+	rare  uint16 // contains and glob: where lit's rarest byte is (see containsRare)
 	glob  []globPiece
 	cased bool // compare against the raw value rather than the folded one
 	src   string
@@ -195,6 +196,7 @@ func compilePattern(p pattern, cased bool) *strMatcher {
 			m.glob = append(m.glob, globPiece{lit: []byte(x.lit), wild: x.wild})
 		}
 	}
+	m.rare = rareOffset(m.lit)
 	return m
 }
 
@@ -212,12 +214,12 @@ func (m *strMatcher) matchBytes(s []byte) bool {
 	case opSuffix:
 		return bytes.HasSuffix(s, m.lit)
 	case opContains:
-		return bytes.Contains(s, m.lit)
+		return containsRare(s, m.lit, int(m.rare))
 	case opAnyValue:
 		return true
 	default:
 		// Every match contains the longest literal piece: a fast substring check first.
-		return bytes.Contains(s, m.lit) && globMatch(m.glob, s)
+		return containsRare(s, m.lit, int(m.rare)) && globMatch(m.glob, s)
 	}
 }
 

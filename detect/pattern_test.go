@@ -97,7 +97,7 @@ func TestRegexRequiredSets(t *testing.T) {
 		for _, w := range c.want {
 			found := false
 			for _, set := range m.required {
-				found = found || slices.EqualFunc(set, w, func(b []byte, s string) bool { return string(b) == s })
+				found = found || slices.EqualFunc(set, w, func(f finder, s string) bool { return string(f.lit) == s })
 			}
 			if !found {
 				t.Errorf("%s: prefilter sets %q lack %q", c.re, m.required, w)

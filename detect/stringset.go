@@ -19,7 +19,7 @@ type stringSet struct {
 	exact map[string]struct{} // opEqual
 	byLen []lengthSet         // opPrefix, opSuffix: ascending length
 	long  *multilit.Matcher   // opContains: the values the scanner takes, when many
-	rest  [][]byte            // opContains: the other values, each searched for alone
+	rest  []finder            // opContains: the other values, each searched for alone
 	empty bool                // opContains: an empty value matches everything
 	all   []*strMatcher       // the members, for explain and the index
 }
@@ -109,7 +109,7 @@ func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 			case scannable(m.lit) && long >= minScannedSet:
 				b.Add(m.lit)
 			default:
-				s.rest = append(s.rest, m.lit)
+				s.rest = append(s.rest, newFinder(m.lit))
 			}
 		}
 		if b.Len() > 0 {

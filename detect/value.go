@@ -205,7 +205,7 @@ func (m *numCompare) String() string { return m.op + " " + m.src }
 // must contain.
 type regexMatcher struct {
 	re       *regexp.Regexp
-	required [][][]byte // folded literal sets: of each, one must occur in the folded value
+	required [][]finder // folded literal sets: of each, one must occur in the folded value
 	minLen   int        // characters a match needs at least (a value needs as many bytes)
 	index    []string   // folded literals of at least minIndexLiteral bytes for the candidate index
 	run      *classRun
@@ -228,15 +228,6 @@ func (m *regexMatcher) match(_ *event.Event, v *event.Value) bool {
 }
 
 func (m *regexMatcher) String() string { return "re " + m.src }
-
-func containsAny(b []byte, lits [][]byte) bool {
-	for _, lit := range lits {
-		if bytes.Contains(b, lit) {
-			return true
-		}
-	}
-	return false
-}
 
 // minLineLength replaces regexes of the form `.{n,}`: RE2 spends hundreds of microseconds on
 // them, while the question is only whether some line holds n characters.
@@ -811,9 +802,9 @@ func compileRegex(src, flags string, plain bool) (valueMatcher, error) {
 	// The matcher's own prefilter can use literals of any length: bytes.Contains on one rare byte
 	// (a backtick, "${") is far cheaper than running the regex.
 	for _, lits := range requiredLiteralSets(parsed) {
-		set := make([][]byte, len(lits))
+		set := make([]finder, len(lits))
 		for i, l := range lits {
-			set[i] = []byte(l)
+			set[i] = newFinder([]byte(l))
 		}
 		m.required = append(m.required, set)
 	}
