@@ -19,7 +19,8 @@ type packer struct {
 	globs       []globPiece
 	finderLists []finder
 	finderSets  [][]finder
-	lengths     []lengthSet
+	slots       []affixSlot
+	lists       [][]byte
 	bytes       []byte
 }
 
@@ -155,7 +156,9 @@ func (p *packer) matcher(vm valueMatcher) valueMatcher {
 	case *stringSet:
 		c := take(&p.sets)
 		*c = *m
-		c.byLen = carve(&p.lengths, m.byLen)
+		c.slots = carve(&p.slots, m.slots)
+		c.keyed = p.byteLists(m.keyed)
+		c.short = p.byteLists(m.short)
 		c.rest = p.finders(m.rest)
 		return c
 	case *regexMatcher:
@@ -170,6 +173,15 @@ func (p *packer) matcher(vm valueMatcher) valueMatcher {
 		return anyOf(p.matchers(m))
 	}
 	return vm
+}
+
+// byteLists packs a list of byte strings: the list, then the bytes.
+func (p *packer) byteLists(bs [][]byte) [][]byte {
+	out := carve(&p.lists, bs)
+	for i := range out {
+		out[i] = carve(&p.bytes, out[i])
+	}
+	return out
 }
 
 // finders packs a list of finders: the list, then their literals.

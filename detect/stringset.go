@@ -1,7 +1,8 @@
 package detect
 
 import (
-	"slices"
+	"bytes"
+	"encoding/binary"
 	"strings"
 
 	"github.com/vigil-detect/vigil/event"
@@ -9,25 +10,34 @@ import (
 )
 
 // stringSet matches any of many plain values of one shape (equal, prefix, suffix or contains) in
-// one pass instead of one comparison per value: a hash lookup for equality, one lookup per
-// distinct length for prefixes and suffixes, and for substrings the index's literal scanner (the
-// values too short for it, or too few to be worth one, are searched for one by one). Rules often
-// list dozens of values (process names, command-line fragments).
+// one pass instead of one comparison per value. Equal, prefix and suffix sets are one hash
+// probe (see affixKey); for substrings the index's literal scanner runs (the values too short
+// for it, or too few to be worth one, are searched for one by one). Rules often list dozens of
+// values (process names, command-line fragments).
 type stringSet struct {
 	op    strOp
 	cased bool
-	exact map[string]struct{} // opEqual
-	byLen []lengthSet         // opPrefix, opSuffix: ascending length
-	long  *multilit.Matcher   // opContains: the values the scanner takes, when many
-	rest  []finder            // opContains: the other values, each searched for alone
-	empty bool                // opContains: an empty value matches everything
-	all   []*strMatcher       // the members, for explain and the index
+	// opEqual, opPrefix, opSuffix: the members keyed on four bytes keySkip bytes from the end
+	// they are anchored at (the start for prefixes), in an open-addressed table; members too
+	// short for a key are compared one by one
+	keySkip int
+	slots   []affixSlot // a power of two of them
+	keyed   [][]byte    // members by key: a slot's are keyed[lo:hi]
+	short   [][]byte
+	long    *multilit.Matcher // opContains: the values the scanner takes, when many
+	rest    []finder          // opContains: the other values, each searched for alone
+	empty   bool              // opContains: an empty value matches everything
+	all     []*strMatcher     // the members, for explain and the index
 }
 
-type lengthSet struct {
-	n   int
-	set map[string]struct{}
+// affixSlot is a key of a set's table and its members (hi 0: an empty slot).
+type affixSlot struct {
+	key    uint32
+	lo, hi uint32
 }
+
+// maxKeySkip bounds how far from its anchored end a member's key may sit.
+const maxKeySkip = 12
 
 // minStringSet is the smallest group worth a set: below it, direct comparisons are as fast.
 const minStringSet = 4
@@ -75,24 +85,12 @@ func groupStrings(vals []valueMatcher) []valueMatcher {
 func newStringSet(op strOp, cased bool, members []*strMatcher) *stringSet {
 	s := &stringSet{op: op, cased: cased, all: members}
 	switch op {
-	case opEqual:
-		s.exact = map[string]struct{}{}
-		for _, m := range members {
-			s.exact[string(m.lit)] = struct{}{}
+	case opEqual, opPrefix, opSuffix:
+		lits := make([][]byte, len(members))
+		for i, m := range members {
+			lits[i] = m.lit
 		}
-	case opPrefix, opSuffix:
-		idx := map[int]int{}
-		for _, m := range members {
-			n := len(m.lit)
-			i, ok := idx[n]
-			if !ok {
-				i = len(s.byLen)
-				idx[n] = i
-				s.byLen = append(s.byLen, lengthSet{n: n, set: map[string]struct{}{}})
-			}
-			s.byLen[i].set[string(m.lit)] = struct{}{}
-		}
-		slices.SortFunc(s.byLen, func(a, b lengthSet) int { return a.n - b.n })
+		s.keyMembers(lits)
 	case opContains:
 		scannable := func(lit []byte) bool { return len(lit) >= multilit.MinLen && len(lit) <= multilit.MaxLen }
 		long := 0
@@ -127,30 +125,8 @@ func (s *stringSet) match(_ *event.Event, v *event.Value) bool {
 	if s.cased {
 		b = v.Raw
 	}
-	switch s.op {
-	case opEqual:
-		_, ok := s.exact[string(b)]
-		return ok
-	case opPrefix:
-		for _, l := range s.byLen {
-			if l.n > len(b) {
-				break
-			}
-			if _, ok := l.set[string(b[:l.n])]; ok {
-				return true
-			}
-		}
-		return false
-	case opSuffix:
-		for _, l := range s.byLen {
-			if l.n > len(b) {
-				break
-			}
-			if _, ok := l.set[string(b[len(b)-l.n:])]; ok {
-				return true
-			}
-		}
-		return false
+	if s.op != opContains {
+		return s.hasAffix(b)
 	}
 	if s.empty {
 		return true
@@ -171,4 +147,107 @@ func (s *stringSet) String() string {
 		parts[i] = m.String()
 	}
 	return "any(" + strings.Join(parts, ", ") + ")"
+}
+
+// affixKey is the key of b in a set keyed skip bytes from b's end, or its start for prefixes;
+// ok is false when b is too short to have one.
+func affixKey(op strOp, b []byte, skip int) (key uint32, ok bool) {
+	if len(b) < skip+4 {
+		return 0, false
+	}
+	if op == opPrefix {
+		return binary.LittleEndian.Uint32(b[skip:]), true
+	}
+	return binary.LittleEndian.Uint32(b[len(b)-skip-4:]), true
+}
+
+// slotOf is a key's first slot in a table of mask+1.
+func slotOf(key uint32, mask int) int { return int(uint64(key)*0x9E3779B97F4A7C15>>32) & mask }
+
+// keyMembers builds the table. The key's distance from the anchored end is chosen so that
+// members rarely share a key: process names all end in ".exe" and differ just before it, so
+// a suffix set of them is keyed four bytes from the end.
+func (s *stringSet) keyMembers(lits [][]byte) {
+	best, bestCost := 0, -1
+	for skip := 0; skip <= maxKeySkip; skip++ {
+		count := map[uint32]int{}
+		cost := 0
+		for _, l := range lits {
+			if k, ok := affixKey(s.op, l, skip); ok {
+				cost += 2*count[k] + 1 // the members sharing a key are compared in turn
+				count[k]++
+			} else {
+				cost += 2 // a short member is compared on every value
+			}
+		}
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = skip, cost
+		}
+	}
+	s.keySkip = best
+	byKey := map[uint32][][]byte{}
+	var keys []uint32
+	for _, l := range lits {
+		k, ok := affixKey(s.op, l, best)
+		if !ok {
+			s.short = append(s.short, l)
+			continue
+		}
+		if _, seen := byKey[k]; !seen {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], l)
+	}
+	size := 1
+	for size < 2*len(keys) {
+		size *= 2
+	}
+	s.slots = make([]affixSlot, size)
+	for _, k := range keys {
+		i := slotOf(k, size-1)
+		for s.slots[i].hi != 0 {
+			i = (i + 1) & (size - 1)
+		}
+		lo := uint32(len(s.keyed))
+		s.keyed = append(s.keyed, byKey[k]...)
+		s.slots[i] = affixSlot{key: k, lo: lo, hi: uint32(len(s.keyed))}
+	}
+}
+
+// hasAffix reports whether b equals, starts with or ends with (by the set's shape) a member.
+func (s *stringSet) hasAffix(b []byte) bool {
+	for _, l := range s.short {
+		if s.fits(b, l) {
+			return true
+		}
+	}
+	key, ok := affixKey(s.op, b, s.keySkip)
+	if !ok || len(s.slots) == 0 {
+		return false
+	}
+	mask := len(s.slots) - 1
+	for i := slotOf(key, mask); ; i = (i + 1) & mask {
+		sl := &s.slots[i]
+		if sl.hi == 0 {
+			return false
+		}
+		if sl.key == key {
+			for _, l := range s.keyed[sl.lo:sl.hi] {
+				if s.fits(b, l) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+}
+
+func (s *stringSet) fits(b, lit []byte) bool {
+	switch s.op {
+	case opEqual:
+		return string(b) == string(lit)
+	case opPrefix:
+		return bytes.HasPrefix(b, lit)
+	}
+	return bytes.HasSuffix(b, lit)
 }

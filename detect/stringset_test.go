@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"strconv"
@@ -25,12 +26,22 @@ func TestStringSetMatchesItsMembers(t *testing.T) {
 	schema := event.NewSchema()
 	f := schema.Add("F")
 	var ev event.Event
-	for round := 0; round < 400; round++ {
+	skips := map[int]bool{}
+	for round := 0; round < 1500; round++ {
 		cased := r.Intn(2) == 0
 		wrapPre, wrapSuf := r.Intn(2) == 0, r.Intn(2) == 0
+		// Long members sharing an ending or a start (".exe" names) make the set key them away
+		// from the end they are anchored at.
+		longest, shared := []int{3, 10}[r.Intn(2)], []string{"", ".exe", "c:\\"}[r.Intn(3)]
 		var members []*strMatcher
-		for i := 0; i < minStringSet+r.Intn(12); i++ {
-			members = append(members, compilePattern(literalPattern(word(3)).wrap(wrapPre, wrapSuf), cased))
+		var lits []string
+		for i := 0; i < minStringSet+r.Intn(40); i++ {
+			lit := word(longest)
+			if shared != "" {
+				lit = map[bool]string{true: shared + lit, false: lit + shared}[r.Intn(2) == 0]
+			}
+			members = append(members, compilePattern(literalPattern(lit).wrap(wrapPre, wrapSuf), cased))
+			lits = append(lits, lit)
 		}
 		op := members[0].op
 		same := true
@@ -41,8 +52,16 @@ func TestStringSetMatchesItsMembers(t *testing.T) {
 			continue
 		}
 		set := newStringSet(op, cased, members)
-		for k := 0; k < 20; k++ {
-			raw := `{"F":"` + word(8) + `"}`
+		if op != opContains {
+			skips[set.keySkip] = true
+		}
+		for k := 0; k < 40; k++ {
+			text := word(14)
+			if k%2 == 0 { // a member within some text: the matches are what is at stake
+				text = map[bool]string{true: word(3), false: ""}[r.Intn(2) == 0] + lits[r.Intn(len(lits))] + map[bool]string{true: word(3), false: ""}[r.Intn(2) == 0]
+			}
+			quoted, _ := json.Marshal(text)
+			raw := `{"F":` + string(quoted) + `}`
 			if err := schema.Decode([]byte(raw), &ev, event.Limits{}); err != nil {
 				continue
 			}
@@ -55,6 +74,9 @@ func TestStringSetMatchesItsMembers(t *testing.T) {
 				t.Fatalf("op %d cased %v members %v text %s: set %v, members %v", op, cased, set, raw, got, want)
 			}
 		}
+	}
+	if !skips[0] || !skips[4] {
+		t.Errorf("the sets were keyed at %v bytes from their anchored end; want 0 and 4 among them", skips)
 	}
 }
 
