@@ -2,6 +2,7 @@ package detect
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/vigil-detect/vigil/rules"
@@ -9,8 +10,8 @@ import (
 
 // TestPackCopiesConditions: packed conditions are deep copies of the compiled ones, for rules
 // with every kind of node (searches, filters, and/or/not, field lists, fieldref, globs, windash
-// variants, value sets of each shape, regexes, numbers, keywords), and Explain uses the packed
-// copies.
+// variants, value sets of each shape, regexes, numbers, keywords), the evaluated ones without
+// their search nodes, and Explain uses packed copies with them, sharing the field matchers.
 func TestPackCopiesConditions(t *testing.T) {
 	src := `title: every node
 id: 00000000-0000-0000-0000-0000000000aa
@@ -69,7 +70,7 @@ filter:
 	variants := 0
 	for ri, r := range packed.routes {
 		for vi, v := range r.variants {
-			want := plain.routes[ri].variants[vi].cond
+			want := withoutSearches(plain.routes[ri].variants[vi].cond)
 			if !reflect.DeepEqual(v.cond, want) {
 				t.Fatalf("route %d variant %d: the packed condition differs from the compiled one", ri, vi)
 			}
@@ -87,6 +88,17 @@ filter:
 			if !reflect.DeepEqual(rv.cond, plain.explain[ri][i].cond) {
 				t.Fatalf("rule %d: Explain's condition differs from the compiled one", ri)
 			}
+			for _, f := range fieldMatchers(rv.cond) {
+				shared := false
+				for _, r := range packed.routes {
+					for _, v := range r.variants {
+						shared = shared || slices.Contains(fieldMatchers(v.cond), f)
+					}
+				}
+				if !shared {
+					t.Fatalf("rule %d: Explain's field matcher %s is a copy of its own", ri, f.spec)
+				}
+			}
 		}
 	}
 	m := Compile(set.Rules, opts).NewMatcher()
@@ -94,4 +106,58 @@ filter:
 	if err != nil || len(got) != 1 || packed.Rules[got[0]].Title != "filter target" {
 		t.Fatalf("matches %v (%v), want the filter target rule", got, err)
 	}
+}
+
+// withoutSearches copies a condition tree leaving out its search nodes.
+func withoutSearches(n node) node {
+	switch n := n.(type) {
+	case *searchNode:
+		return withoutSearches(n.x)
+	case *filterNode:
+		c := *n
+		c.x = withoutSearches(n.x)
+		return &c
+	case andNode:
+		c := make(andNode, len(n))
+		for i, x := range n {
+			c[i] = withoutSearches(x)
+		}
+		return c
+	case orNode:
+		c := make(orNode, len(n))
+		for i, x := range n {
+			c[i] = withoutSearches(x)
+		}
+		return c
+	case notNode:
+		return notNode{withoutSearches(n.x)}
+	}
+	return n
+}
+
+// fieldMatchers lists the field matchers of a condition tree.
+func fieldMatchers(n node) []*fieldMatcher {
+	switch n := n.(type) {
+	case *searchNode:
+		return fieldMatchers(n.x)
+	case *filterNode:
+		return fieldMatchers(n.x)
+	case andNode:
+		var out []*fieldMatcher
+		for _, x := range n {
+			out = append(out, fieldMatchers(x)...)
+		}
+		return out
+	case orNode:
+		var out []*fieldMatcher
+		for _, x := range n {
+			out = append(out, fieldMatchers(x)...)
+		}
+		return out
+	case notNode:
+		return fieldMatchers(n.x)
+	case *fieldMatcher:
+		return []*fieldMatcher{n}
+	}
+	return nil
 }
