@@ -799,7 +799,7 @@ func compileRegex(src, flags string, plain bool) (valueMatcher, error) {
 	run := requiredRun(parsed) // before Simplify, which spells x{64} out as 64 nodes
 	parsed = parsed.Simplify()
 	m := &regexMatcher{re: re, src: src, minLen: minRunes(parsed), run: run}
-	// The matcher's own prefilter can use literals of any length: bytes.Contains on one rare byte
+	// The matcher's own prefilter can use literals of any length: searching for one rare byte
 	// (a backtick, "${") is far cheaper than running the regex.
 	for _, lits := range requiredLiteralSets(parsed) {
 		set := make([]finder, len(lits))
