@@ -76,15 +76,6 @@ func containsRare(s, lit []byte, rare int) bool {
 	return false
 }
 
-// finders returns a finder for each literal.
-func finders(lits [][]byte) []finder {
-	out := make([]finder, len(lits))
-	for i, l := range lits {
-		out[i] = newFinder(l)
-	}
-	return out
-}
-
 // containsAny reports whether b contains one of the literals.
 func containsAny(b []byte, fs []finder) bool {
 	for i := range fs {
