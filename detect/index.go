@@ -345,6 +345,7 @@ type fieldIndex struct {
 	clauses     []clauseRef
 	bytes       []byteAtom
 	byteBit     *[256]uint8 // byte → its atom's bit in a byteSet (0: no atom); nil without atoms
+	narrowed    bool        // restricted to the event's routes: every clause is of one of them
 }
 
 // clauseRef is a clause, its variant (ix.clauseVar's entry) and the variant's route, kept beside
@@ -669,7 +670,14 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 	}
 	mark := func(c int32) { markRef(c, ix.clauseVar[c]) }
 	hit := func(p int, fi *fieldIndex) {
-		for _, c := range fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]] {
+		clauses := fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]]
+		if fi.narrowed {
+			for _, c := range clauses {
+				markRef(c.clause, c.variant)
+			}
+			return
+		}
+		for _, c := range clauses {
 			if routeOn.has(c.route) {
 				markRef(c.clause, c.variant)
 			}

@@ -138,7 +138,7 @@ func (ix *index) narrowed(routeOn bitset) []fieldIndex {
 	out := make([]fieldIndex, len(ix.fields))
 	for pos := range ix.fields {
 		fi := &ix.fields[pos]
-		nf := fieldIndex{field: fi.field}
+		nf := fieldIndex{field: fi.field, narrowed: true}
 		if fi.lits != nil {
 			var b multilit.Builder
 			for l := 0; l < fi.lits.Literals(); l++ {
