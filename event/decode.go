@@ -847,6 +847,27 @@ var lowerASCII = func() (t [128]byte) {
 // orbit's smallest member), so that values equal under Unicode simple case folding, such as
 // "ſ" and "s" or the Kelvin sign and "k", fold alike, as regular expressions' (?i) treats them.
 func foldRune(r rune) rune {
+	if r >= 0 && r < rune(len(foldedRunes)) {
+		return rune(foldedRunes[r])
+	}
+	return foldOrbit(r)
+}
+
+// foldedRunes holds foldRune of the Latin, Greek and Cyrillic runes, which Windows events hold
+// (® in every Microsoft product name), so that folding them skips the Unicode tables' searches.
+var foldedRunes = func() (t [0x530]uint16) {
+	for r := range t {
+		f := foldOrbit(rune(r))
+		if f > 0xFFFF {
+			panic("event: a folded rune does not fit foldedRunes")
+		}
+		t[r] = uint16(f)
+	}
+	return t
+}()
+
+// foldOrbit is foldRune computed from the Unicode tables.
+func foldOrbit(r rune) rune {
 	min := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 		if f < min {

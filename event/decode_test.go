@@ -258,6 +258,15 @@ func TestFoldingFollowsCaseOrbits(t *testing.T) {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// The table of common runes agrees with the Unicode tables, and runes past it use them.
+	for r := rune(0); r < 0x3000; r++ {
+		if got, want := foldRune(r), foldOrbit(r); got != want {
+			t.Fatalf("foldRune(%U) = %U, want %U", r, got, want)
+		}
+	}
+	if got := Fold("Microsoft® Windows® Operating System ПРИВЕТ ™"); got != "microsoft® windows® operating system привет ™" {
+		t.Errorf("Fold = %q", got)
+	}
 }
 
 // TestTimeDoesNotAllocate: every event's time is read, so the usual forms must not allocate.
