@@ -55,3 +55,47 @@ func TestManyByteAtoms(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexRequiresEveryClause: a rule is evaluated only on events meeting all of its clauses
+// (up to maxClauses), however often and in whatever order one clause is met, and a clause met by
+// a field check (presence, an integer) counts like one met by a literal.
+func TestIndexRequiresEveryClause(t *testing.T) {
+	set := &rules.Set{}
+	set.Add("clauses.yml", []byte(`title: four clauses
+logsource: {product: test}
+detection:
+  sel:
+    Image|endswith: '\powershell.exe'
+    CommandLine|contains|all: ['-enc', 'hidden']
+    EventID: 1
+  condition: sel
+`))
+	if len(set.Errors) > 0 {
+		t.Fatal(set.Errors[0])
+	}
+	e := Compile(set.Rules, Options{NoRouting: true})
+	m := e.NewMatcher()
+	m.SampleCosts(1)
+	for _, c := range []struct {
+		ev        string
+		evaluated bool
+	}{
+		{`{"Image":"c:\\powershell.exe","CommandLine":"-enc -enc -enc","EventID":1}`, false},
+		{`{"Image":"c:\\powershell.exe","CommandLine":"hidden -enc hidden","EventID":2}`, false},
+		{`{"Image":"c:\\cmd.exe","CommandLine":"hidden -enc","EventID":1}`, false},
+		{`{"Image":["c:\\powershell.exe","c:\\powershell.exe"],"CommandLine":["-enc","-enc"],"EventID":1}`, false},
+		{`{"CommandLine":"hidden -enc","Image":"x\\powershell.exe","EventID":1}`, true},
+		// |all wants both in one value; the index sees the field's values together, so it lets
+		// the rule through to be evaluated (and not match)
+		{`{"Image":["c:\\powershell.exe","c:\\powershell.exe"],"CommandLine":["-enc","hidden"],"EventID":1}`, true},
+	} {
+		if _, err := m.Match([]byte(c.ev)); err != nil {
+			t.Fatal(err)
+		}
+		costs := make([]RuleCost, 1)
+		m.TakeCosts(costs)
+		if got := costs[0].Evals > 0; got != c.evaluated {
+			t.Errorf("%s: evaluated %v, want %v", c.ev, got, c.evaluated)
+		}
+	}
+}

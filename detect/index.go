@@ -313,15 +313,19 @@ const maxExactFloat = 1 << 53
 // index is the engine's candidate index over the variants of every route. Each field is scanned
 // at most once per event, however many of the event's routes index it.
 type index struct {
-	fields     []fieldIndex
-	narrow     *narrowing
-	fieldPos   []int32 // event field → its position in fields, or -1
-	allPos     int32   // position of the allValues index, or -1
-	apartPos   int32   // position of the apartValues index, or -1
-	checks     []fieldCheck
-	varRef     []varRef // global variant → its route and position there
-	clauseVar  []int32  // clause → global variant
-	varClauses []uint8  // global variant → number of clauses
+	fields    []fieldIndex
+	narrow    *narrowing
+	fieldPos  []int32 // event field → its position in fields, or -1
+	allPos    int32   // position of the allValues index, or -1
+	apartPos  int32   // position of the apartValues index, or -1
+	checks    []fieldCheck
+	varRef    []varRef // global variant → its route and position there
+	clauseVar []int32  // clause → global variant
+	// A variant's clauses are bits 0..3 of a mask (maxClauses): an event's hits OR them in, and
+	// the variant is a candidate once all are in. Hitting a clause twice sets its bit twice, so
+	// no per-clause state needs clearing between events.
+	clauseBit []uint8 // clause → its bit in its variant's mask
+	varFull   []uint8 // global variant → the mask with all its clauses
 }
 
 type varRef struct {
@@ -348,10 +352,13 @@ type fieldIndex struct {
 	narrowed    bool        // restricted to the event's routes: every clause is of one of them
 }
 
-// clauseRef is a clause, its variant (ix.clauseVar's entry) and the variant's route, kept beside
-// it: a literal's clauses are mostly of other routes than the event's, and those are passed over
-// without touching the per-clause and per-variant state.
-type clauseRef struct{ clause, variant, route int32 }
+// clauseRef is a clause as its variant (ix.clauseVar's entry), the variant's route and the
+// clause's bit (ix.clauseBit's entry), kept together: a literal's clauses are mostly of other
+// routes than the event's, and those are passed over without touching the per-variant state.
+type clauseRef struct {
+	variant, route int32
+	bit            uint8
+}
 
 // byteAtom: clauses that a byte occurring in the field satisfies (the trace of a literal too
 // short to search for, such as "^^" or a Cyrillic letter).
@@ -414,10 +421,11 @@ func buildIndex(routes []*route, disabled bool) *index {
 			}
 			gv := int32(len(ix.varRef))
 			ix.varRef = append(ix.varRef, varRef{route: int32(ri), local: int32(vi)})
-			ix.varClauses = append(ix.varClauses, uint8(len(cs)))
-			for _, c := range cs {
+			ix.varFull = append(ix.varFull, uint8(1<<len(cs)-1))
+			for k, c := range cs {
 				ci := int32(len(ix.clauseVar))
 				ix.clauseVar = append(ix.clauseVar, gv)
+				ix.clauseBit = append(ix.clauseBit, 1<<k)
 				seen := map[atom]bool{}
 				for _, a := range c {
 					if seen[a] {
@@ -515,7 +523,7 @@ func buildIndex(routes []*route, disabled bool) *index {
 			fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
 			for _, c := range fl.clauses[id] {
 				v := ix.clauseVar[c]
-				fi.clauses = append(fi.clauses, clauseRef{c, v, ix.varRef[v].route})
+				fi.clauses = append(fi.clauses, clauseRef{v, ix.varRef[v].route, ix.clauseBit[c]})
 			}
 		}
 		fi.clauseStart = append(fi.clauseStart, int32(len(fi.clauses)))
@@ -616,13 +624,12 @@ func (b bitset) has(i int32) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
 
 // scratch is a Matcher's per-event index state.
 type scratch struct {
-	clauseHit bitset
-	fieldOn   bitset
-	checkOn   bitset
-	varHits   []uint8
-	touched   []int32
-	cands     []int32
-	noCache   bool
+	fieldOn bitset
+	checkOn bitset
+	varHits []uint8 // global variant → the bits of its clauses hit so far (see index.clauseBit)
+	touched []int32
+	cands   []int32
+	noCache bool
 	// value caches: [0] for the full index, [id] for a narrowed one (see narrow.go)
 	caches []valueCache
 	recent []recentSet // route sets seen lately (see fieldsFor)
@@ -644,10 +651,9 @@ func (s *scratch) cacheFor(id, fields int) *valueCache {
 
 func newScratch(ix *index) scratch {
 	return scratch{
-		clauseHit: make(bitset, (len(ix.clauseVar)+63)/64),
-		fieldOn:   make(bitset, (len(ix.fields)+63)/64),
-		checkOn:   make(bitset, (len(ix.checks)+63)/64),
-		varHits:   make([]uint8, len(ix.varRef)),
+		fieldOn: make(bitset, (len(ix.fields)+63)/64),
+		checkOn: make(bitset, (len(ix.checks)+63)/64),
+		varHits: make([]uint8, len(ix.varRef)),
 	}
 }
 
@@ -658,28 +664,25 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 	fields, cache := ix.fieldsFor(routeOn, s)
 	s.touched = s.touched[:0]
 	clear(s.fieldOn)
-	markRef := func(c, v int32) {
-		if s.clauseHit.has(c) {
-			return
-		}
-		s.clauseHit.set(c)
-		if s.varHits[v] == 0 {
+	markRef := func(v int32, bit uint8) {
+		h := s.varHits[v]
+		if h == 0 {
 			s.touched = append(s.touched, v)
 		}
-		s.varHits[v]++
+		s.varHits[v] = h | bit
 	}
-	mark := func(c int32) { markRef(c, ix.clauseVar[c]) }
+	mark := func(c int32) { markRef(ix.clauseVar[c], ix.clauseBit[c]) }
 	hit := func(p int, fi *fieldIndex) {
 		clauses := fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]]
 		if fi.narrowed {
 			for _, c := range clauses {
-				markRef(c.clause, c.variant)
+				markRef(c.variant, c.bit)
 			}
 			return
 		}
 		for _, c := range clauses {
 			if routeOn.has(c.route) {
-				markRef(c.clause, c.variant)
+				markRef(c.variant, c.bit)
 			}
 		}
 	}
@@ -812,11 +815,10 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 	}
 	s.cands = s.cands[:0]
 	for _, v := range s.touched {
-		if s.varHits[v] == ix.varClauses[v] && routeOn.has(ix.varRef[v].route) {
+		if s.varHits[v] == ix.varFull[v] && routeOn.has(ix.varRef[v].route) {
 			s.cands = append(s.cands, v)
 		}
 		s.varHits[v] = 0
 	}
-	clear(s.clauseHit)
 	return s.cands
 }
