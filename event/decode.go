@@ -490,13 +490,26 @@ func (d *decoder) value(n *node, depth int) error {
 }
 
 // The decoder passes a value's parts (Raw, Lower, Kind) between its functions rather than a
-// Value: they fit in registers, and each Value is built once, where it is stored. A Value in a
-// result or an argument list with other words goes through memory, and its copy, 16 bytes at a
-// time, stalls on reading what the callee has just written 8 bytes at a time.
+// Value, and push writes them into their slot field by field. A Value in a result or an argument
+// list with other words goes through memory, as does one built and then appended, and its copy,
+// 16 bytes at a time, stalls on reading what was just written 8 bytes at a time.
+
+// push appends a Value made of raw, lower, kind and field to *vals.
+func push(vals *[]Value, raw, lower []byte, kind Kind, field int32) {
+	s := *vals
+	if len(s) < cap(s) {
+		s = s[:len(s)+1]
+	} else {
+		s = append(s, Value{})
+	}
+	v := &s[len(s)-1]
+	v.Raw, v.Lower, v.Kind, v.Field = raw, lower, kind, field
+	*vals = s
+}
 
 // collectUnreferenced keeps, for keyword searches (see All), a value of a key no field names.
 func (d *decoder) collectUnreferenced(raw, lower []byte, kind Kind) {
-	d.ev.all = append(d.ev.all, Value{Raw: raw, Lower: lower, Kind: kind, Field: -1})
+	push(&d.ev.all, raw, lower, kind, -1)
 }
 
 // record stores a value of field f, keeping each field's values contiguous in vals.
@@ -514,11 +527,11 @@ func (d *decoder) record(f int, raw, lower []byte, kind Kind) {
 		ev.vals = append(ev.vals, ev.vals[s.lo:s.hi]...)
 		s.lo, s.hi = lo, int32(len(ev.vals))
 	}
-	ev.vals = append(ev.vals, Value{Raw: raw, Lower: lower, Kind: kind, Field: int32(f)})
+	push(&ev.vals, raw, lower, kind, int32(f))
 	s.hi = int32(len(ev.vals))
 	ev.spans[f] = s
 	if d.collect && kind != Object && kind != Null && kind != Array {
-		ev.all = append(ev.all, Value{Raw: raw, Lower: lower, Kind: kind, Field: int32(f)})
+		push(&ev.all, raw, lower, kind, int32(f))
 	}
 }
 
