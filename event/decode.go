@@ -361,12 +361,16 @@ func (d *decoder) object(n *node, depth int) error {
 		} else if key, err = d.key(); err != nil {
 			return err
 		}
-		d.ws()
-		if d.pos >= len(d.raw) || d.raw[d.pos] != ':' {
-			return d.fail("expected ':' after object key")
+		if p := d.pos; p+1 < len(d.raw) && d.raw[p] == ':' && d.raw[p+1] > ' ' {
+			d.pos = p + 1 // compact JSON, the usual case: no whitespace to look for
+		} else {
+			d.ws()
+			if d.pos >= len(d.raw) || d.raw[d.pos] != ':' {
+				return d.fail("expected ':' after object key")
+			}
+			d.pos++
+			d.ws()
 		}
-		d.pos++
-		d.ws()
 		if !known && top && k < maxCachedKeys {
 			if k < len(layout) && layout[k].is(d.ev, key) {
 				child, known = layout[k].child, true
@@ -388,6 +392,10 @@ func (d *decoder) object(n *node, depth int) error {
 		}
 		if err != nil {
 			return err
+		}
+		if p := d.pos; p+1 < len(d.raw) && d.raw[p] == ',' && d.raw[p+1] == '"' {
+			d.pos = p + 1 // compact JSON: the next key follows
+			continue
 		}
 		d.ws()
 		if d.pos >= len(d.raw) {

@@ -297,6 +297,7 @@ func TestCompactAgreesWithEncodingJSON(t *testing.T) {
 	for _, raw := range []string{
 		`{"a":1}`, `{"a":"x y","b":[1,2,{"c":" "}],"n":{"x":"\" \\"}}`, `{"a": 1}`, ` {"a":1}`, "{\"a\":1}\n",
 		`{"a":[1, 2]}`, `{"b":{"c" :1}}`, `{"n":{"x":1 }}`, "{\"a\":\"\tq\"}", "{\"a\":\"0123456789\x01\"}", "{\"zz\":\"\x1f\"}", `{}`, `{ }`,
+		`{"a":1, "n":{"x":2}}`, `{"a":1 ,"b":2}`, `{"n":{"x":2,"y" :3}}`, `{"n":{"x":2,` + "\n" + `"y":3}}`,
 	} {
 		if err := s.Decode([]byte(raw), &ev, Limits{}); err != nil {
 			t.Fatalf("%q: %v", raw, err)
