@@ -91,6 +91,19 @@ type cachedKey struct {
 	// plain: the name has no quote, backslash or control character, so a JSON string holds it
 	// exactly when its bytes up to the closing quote are the name's (see nextKeyIs)
 	plain bool
+	// head is the name's first 8 bytes (fewer: zero-padded), tail its last 8, little-endian:
+	// nextKeyIs compares names of up to 16 bytes, most keys, as two words.
+	head, tail uint64
+}
+
+// keyWords returns a key's head and tail words (see cachedKey).
+func keyWords(key []byte) (head, tail uint64) {
+	if len(key) >= 8 {
+		return binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[len(key)-8:])
+	}
+	var b [8]byte
+	copy(b[:], key)
+	return binary.LittleEndian.Uint64(b[:]), 0
 }
 
 // maxKeyNames bounds Event.keyNames; when full, it is emptied and the unreferenced keys forgotten.
@@ -117,8 +130,24 @@ func (d *decoder) nextKeyIs(c *cachedKey) bool {
 	if c.child == nil {
 		n = int(c.n)
 	}
-	end := d.pos + 1 + n
-	if end >= len(d.raw) || d.raw[end] != '"' || !c.is(d.ev, d.raw[d.pos+1:end]) {
+	start, end := d.pos+1, d.pos+1+n
+	if end >= len(d.raw) || d.raw[end] != '"' {
+		return false
+	}
+	switch {
+	case n >= 8:
+		if binary.LittleEndian.Uint64(d.raw[start:]) != c.head || binary.LittleEndian.Uint64(d.raw[end-8:]) != c.tail {
+			return false
+		}
+		if n > 16 && !c.is(d.ev, d.raw[start:end]) {
+			return false
+		}
+	case n > 0 && start+8 <= len(d.raw):
+		// the name's n bytes, read with the ones after it and masked
+		if binary.LittleEndian.Uint64(d.raw[start:])&(1<<(8*n)-1) != c.head {
+			return false
+		}
+	case !c.is(d.ev, d.raw[start:end]):
 		return false
 	}
 	d.pos = end + 1
@@ -156,6 +185,7 @@ func (ev *Event) rememberKey(k int, key []byte, child *node, fresh *bool) {
 		}
 	}
 	c := cachedKey{child: child, plain: plainKey(key)}
+	c.head, c.tail = keyWords(key)
 	switch {
 	case child != nil:
 		c.key = child.name // the schema's own string: no allocation

@@ -225,6 +225,37 @@ func TestDecodeKeyCacheAcrossLayouts(t *testing.T) {
 	}
 }
 
+// TestDecodeKeyCacheNearMisses: a remembered key is compared whole, whatever its length, with
+// the next event's key at its position: keys differing in one byte anywhere, or only in the
+// bytes after a short key, are not taken for it.
+func TestDecodeKeyCacheNearMisses(t *testing.T) {
+	for _, name := range []string{"Image", "ParentProcessId", "ParentCommandLine", "TimeCreated_SystemTime"} {
+		variants := []string{name[:len(name)-1], name + "x"}
+		for i := range name {
+			variants = append(variants, name[:i]+"#"+name[i+1:])
+		}
+		for _, other := range variants {
+			s := NewSchema()
+			f := s.Add(name)
+			var ev Event
+			for range 2 { // remembered, then found by its bytes
+				if err := s.Decode([]byte(`{"`+name+`":"yes","Z":"1"}`), &ev, Limits{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := string(ev.First(f).Raw); got != "yes" {
+				t.Fatalf("%s = %q", name, got)
+			}
+			if err := s.Decode([]byte(`{"`+other+`":"no","Z":"1"}`), &ev, Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Has(f) {
+				t.Fatalf("key %q taken for %q", other, name)
+			}
+		}
+	}
+}
+
 // TestDecodeKeyCacheRawBytes: a remembered key is recognised by its raw bytes only when those
 // can spell nothing else. "a\\b" (a, backslash, b) is remembered; the next event's "a\b" has
 // the same bytes but is a, backspace, b, and must not be taken for it. Escaped spellings of a
