@@ -637,6 +637,28 @@ type scratch struct {
 	keyBuf []byte      // a route set's key, while looking it up
 }
 
+// mark records that a clause of variant v, its bit in the variant's mask, holds.
+func (s *scratch) mark(v int32, bit uint8) {
+	h := s.varHits[v]
+	if h == 0 {
+		s.touched = append(s.touched, v)
+	}
+	s.varHits[v] = h | bit
+}
+
+// markAll is mark for each of clauses, in one loop: a common literal holds dozens.
+func (s *scratch) markAll(clauses []clauseRef) {
+	varHits, touched := s.varHits, s.touched
+	for _, c := range clauses {
+		h := varHits[c.variant]
+		if h == 0 {
+			touched = append(touched, c.variant)
+		}
+		varHits[c.variant] = h | c.bit
+	}
+	s.touched = touched
+}
+
 // cacheFor returns the value cache of the index with the given narrowing id.
 func (s *scratch) cacheFor(id, fields int) *valueCache {
 	for len(s.caches) <= id {
@@ -664,25 +686,16 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 	fields, cache := ix.fieldsFor(routeOn, s)
 	s.touched = s.touched[:0]
 	clear(s.fieldOn)
-	markRef := func(v int32, bit uint8) {
-		h := s.varHits[v]
-		if h == 0 {
-			s.touched = append(s.touched, v)
-		}
-		s.varHits[v] = h | bit
-	}
-	mark := func(c int32) { markRef(ix.clauseVar[c], ix.clauseBit[c]) }
+	mark := func(c int32) { s.mark(ix.clauseVar[c], ix.clauseBit[c]) }
 	hit := func(p int, fi *fieldIndex) {
 		clauses := fi.clauses[fi.clauseStart[p]:fi.clauseStart[p+1]]
 		if fi.narrowed {
-			for _, c := range clauses {
-				markRef(c.variant, c.bit)
-			}
+			s.markAll(clauses)
 			return
 		}
 		for _, c := range clauses {
 			if routeOn.has(c.route) {
-				markRef(c.variant, c.bit)
+				s.mark(c.variant, c.bit)
 			}
 		}
 	}
