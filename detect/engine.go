@@ -100,6 +100,7 @@ type route struct {
 	fields           []int32  // index fields (positions in index.fields) its variants' clauses read
 	checks           []int32  // field checks (positions in index.checks) its variants' clauses use
 	keywords         bool     // its variants' clauses search every value of the event
+	apartFields      []int32  // of fields, the apartValues index alone if it reads it
 	fieldSet         map[int]bool
 }
 

@@ -558,6 +558,10 @@ func buildIndex(routes []*route, disabled bool) *index {
 		slices.Sort(r.fields)
 		r.fieldSet = nil
 		r.keywords = ix.allPos >= 0 && slices.Contains(r.fields, ix.allPos)
+		r.apartFields = nil
+		if ix.apartPos >= 0 && slices.Contains(r.fields, ix.apartPos) {
+			r.apartFields = []int32{ix.apartPos}
+		}
 	}
 	return ix
 }
@@ -772,9 +776,14 @@ func (ix *index) candidates(ev *event.Event, active []*route, routeOn bitset, s 
 		}
 	}
 	for _, r := range active {
-		for _, f := range r.fields {
-			if s.fieldOn.has(f) || keywords && f != ix.apartPos {
-				continue // scanned already, or above with every value
+		routeFields := r.fields
+		if keywords {
+			// every field was scanned above, but for the apart keywords'
+			routeFields = r.apartFields
+		}
+		for _, f := range routeFields {
+			if s.fieldOn.has(f) {
+				continue // scanned already
 			}
 			s.fieldOn.set(f)
 			fi := &fields[f]
