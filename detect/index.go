@@ -44,8 +44,11 @@ const (
 // clause is a disjunction of atoms.
 type clause []atom
 
-// maxClauses bounds the clauses kept per rule (the cheapest ones).
+// maxClauses bounds the clauses kept per rule (the cheapest ones). A variant's clauses are bits
+// of a byte (index.clauseBit): the conversion below stops the build if it grows past 8.
 const maxClauses = 4
+
+const _ = uint8(1 << (maxClauses - 1))
 
 // required derives the clauses a condition tree implies (their conjunction); none means the rule
 // must be evaluated on every event of its route.

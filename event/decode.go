@@ -532,7 +532,8 @@ func (d *decoder) value(n *node, depth int) error {
 // list with other words goes through memory, as does one built and then appended, and its copy,
 // 16 bytes at a time, stalls on reading what was just written 8 bytes at a time.
 
-// push appends a Value made of raw, lower, kind and field to *vals.
+// push appends a Value made of raw, lower, kind and field to *vals. It sets every field of the
+// slot it takes, which may hold an earlier event's value: a field added to Value must be set here.
 func push(vals *[]Value, raw, lower []byte, kind Kind, field int32) {
 	s := *vals
 	if len(s) < cap(s) {
