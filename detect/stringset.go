@@ -131,12 +131,8 @@ func (s *stringSet) match(_ *event.Event, v *event.Value) bool {
 	if s.empty {
 		return true
 	}
-	if s.long != nil {
-		found := false
-		s.long.Scan(b, func(int) { found = true })
-		if found {
-			return true
-		}
+	if s.long != nil && s.long.Any(b) {
+		return true
 	}
 	return containsAny(b, s.rest)
 }

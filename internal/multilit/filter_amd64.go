@@ -20,9 +20,9 @@ func filter(text *byte, n int, b4 *uint64, m4 uint64, b3 *uint64, m3 uint64) (hi
 // more than Scan's loops.
 var vectorMin = 32
 
-// scanVector is Scan with the bitmap tests done by filter; it reports false, having done
+// scanVector is scan with the bitmap tests done by filter; it reports false, having done
 // nothing, where the CPU cannot run it or the text is short.
-func (m *Matcher) scanVector(text []byte, hit func(id int)) bool {
+func (m *Matcher) scanVector(text []byte, hit func(id int), stop *bool) bool {
 	if !vectorScan || len(text) < vectorMin {
 		return false
 	}
@@ -42,6 +42,9 @@ func (m *Matcher) scanVector(text []byte, hit func(id int)) bool {
 		for ; h3 != 0; h3 &= h3 - 1 {
 			pos := base + bits.TrailingZeros64(h3)
 			m.verify(&m.q3, text, pos, gram(text, pos, 3), hit)
+		}
+		if stopped(stop) {
+			break
 		}
 	}
 	return true

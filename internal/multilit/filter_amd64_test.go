@@ -70,11 +70,11 @@ func TestVectorScanMatchesLoops(t *testing.T) {
 			}
 			if n >= MinLen {
 				got := collect(func(t []byte, h func(int)) {
-					if !m.scanVector(t, h) {
+					if !m.scanVector(t, h, nil) {
 						panic("scanVector declined")
 					}
 				}, text)
-				if want := collect(m.scanLoops, text); !equal(got, want) {
+				if want := collect(func(t []byte, h func(int)) { m.scanLoops(t, h, nil) }, text); !equal(got, want) {
 					t.Fatalf("round %d, literals %q, text %q: vector %v, loops %v", round, lits, text, got, want)
 				}
 			}
@@ -99,7 +99,7 @@ func TestVectorScanStopsAtTextEnd(t *testing.T) {
 			text[i] = 'x'
 		}
 		copy(text[n-3:], "abc")
-		if got := collect(func(t []byte, h func(int)) { m.scanVector(t, h) }, text); !equal(got, []int{0}) {
+		if got := collect(func(t []byte, h func(int)) { m.scanVector(t, h, nil) }, text); !equal(got, []int{0}) {
 			t.Fatalf("%d bytes ending in abc: got %v", n, got)
 		}
 	}

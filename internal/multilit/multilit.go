@@ -308,11 +308,27 @@ func (m *Matcher) Literals() int { return len(m.lits) }
 
 // Scan calls hit with the id of every literal occurring in text, once per occurrence.
 func (m *Matcher) Scan(text []byte, hit func(id int)) {
-	if m.PassesOver(text) || m.scanVector(text, hit) {
+	m.scan(text, hit, nil)
+}
+
+// Any reports whether a literal occurs in text, stopping at the first found: in a long text (a
+// script block) that holds one early, most of the text is not read.
+func (m *Matcher) Any(text []byte) bool {
+	found := false
+	m.scan(text, func(int) { found = true }, &found)
+	return found
+}
+
+// scan is Scan, stopping once *stop (when not nil) is true after a hit.
+func (m *Matcher) scan(text []byte, hit func(id int), stop *bool) {
+	if m.PassesOver(text) || m.scanVector(text, hit, stop) {
 		return
 	}
-	m.scanLoops(text, hit)
+	m.scanLoops(text, hit, stop)
 }
+
+// stopped reports whether a scan is to stop (see scan).
+func stopped(stop *bool) bool { return stop != nil && *stop }
 
 // PassesOver reports whether text cannot hold a literal for its length and bytes alone (shorter
 // than every literal, or numeric and shorter than every numeric literal): Scan then returns at
@@ -321,15 +337,15 @@ func (m *Matcher) PassesOver(text []byte) bool {
 	return len(text) < m.minLen || len(text) < m.numericMin && allNumeric(text)
 }
 
-// scanLoops is Scan in plain Go, testing one window at a time.
-func (m *Matcher) scanLoops(text []byte, hit func(id int)) {
+// scanLoops is scan in plain Go, testing one window at a time.
+func (m *Matcher) scanLoops(text []byte, hit func(id int), stop *bool) {
 	switch {
 	case m.q3.entries == nil:
-		m.scan4(text, hit)
+		m.scan4(text, hit, stop)
 	case m.q4.entries == nil || len(text) < 4:
-		m.scan3(text, hit)
+		m.scan3(text, hit, stop)
 	default:
-		m.scan43(text, hit)
+		m.scan43(text, hit, stop)
 	}
 }
 
@@ -343,7 +359,7 @@ func word(bitmap unsafe.Pointer, h uint32) uint64 {
 }
 
 // scan4 tests every 4-byte window of text.
-func (m *Matcher) scan4(text []byte, hit func(id int)) {
+func (m *Matcher) scan4(text []byte, hit func(id int), stop *bool) {
 	if m.q4.entries == nil || len(text) < 4 {
 		return
 	}
@@ -352,36 +368,44 @@ func (m *Matcher) scan4(text []byte, hit func(id int)) {
 	for i := 3; i < len(text); i++ {
 		g = g<<8 | uint32(text[i])
 		if h := bit(g, mask); word(bitmap, h)&(1<<(h&63)) != 0 {
-			m.verify(&m.q4, text, i-3, g, hit)
+			if m.verify(&m.q4, text, i-3, g, hit); stopped(stop) {
+				return
+			}
 		}
 	}
 }
 
 // scan3 tests every 3-byte window of text.
-func (m *Matcher) scan3(text []byte, hit func(id int)) {
+func (m *Matcher) scan3(text []byte, hit func(id int), stop *bool) {
 	bitmap, mask := unsafe.Pointer(&m.q3.bitmap[0]), m.q3.mask
 	g := uint32(text[0])<<8 | uint32(text[1])
 	for i := 2; i < len(text); i++ {
 		g = (g<<8 | uint32(text[i])) & 0xFFFFFF
 		if h := bit(g, mask); word(bitmap, h)&(1<<(h&63)) != 0 {
-			m.verify(&m.q3, text, i-2, g, hit)
+			if m.verify(&m.q3, text, i-2, g, hit); stopped(stop) {
+				return
+			}
 		}
 	}
 }
 
 // scan43 tests the 3- and 4-byte windows starting at each position in one pass over text (at
 // least four bytes): the 3-byte gram is the 4-byte one's first three bytes.
-func (m *Matcher) scan43(text []byte, hit func(id int)) {
+func (m *Matcher) scan43(text []byte, hit func(id int), stop *bool) {
 	b4, m4 := unsafe.Pointer(&m.q4.bitmap[0]), m.q4.mask
 	b3, m3 := unsafe.Pointer(&m.q3.bitmap[0]), m.q3.mask
 	g := uint32(text[0])<<16 | uint32(text[1])<<8 | uint32(text[2]) // text[i-3:i]
 	for i := 3; i < len(text); i++ {
 		if h := bit(g, m3); word(b3, h)&(1<<(h&63)) != 0 {
-			m.verify(&m.q3, text, i-3, g, hit)
+			if m.verify(&m.q3, text, i-3, g, hit); stopped(stop) {
+				return
+			}
 		}
 		g = g<<8 | uint32(text[i])
 		if h := bit(g, m4); word(b4, h)&(1<<(h&63)) != 0 {
-			m.verify(&m.q4, text, i-3, g, hit)
+			if m.verify(&m.q4, text, i-3, g, hit); stopped(stop) {
+				return
+			}
 		}
 		g &= 0xFFFFFF
 	}

@@ -107,8 +107,12 @@ func TestScanRandomAgainstNaive(t *testing.T) {
 				text = append(text, alpha[r.Intn(len(alpha))])
 			}
 		}
-		if got, want := scan(m, text), naive(lits, text); !equal(got, want) {
+		want := naive(lits, text)
+		if got := scan(m, text); !equal(got, want) {
 			t.Fatalf("literals %q text %q: got %v want %v", lits, text, got, want)
+		}
+		if got := m.Any(text); got != (len(want) > 0) {
+			t.Fatalf("literals %q text %q: Any %v, want %v", lits, text, got, len(want) > 0)
 		}
 	}
 }
@@ -164,7 +168,7 @@ func BenchmarkScan(b *testing.B) {
 			hits := 0
 			b.SetBytes(int64(len(text)))
 			for b.Loop() {
-				c.m.scanLoops(text, func(int) { hits++ })
+				c.m.scanLoops(text, func(int) { hits++ }, nil)
 			}
 		})
 	}
@@ -217,6 +221,31 @@ func TestAllNumeric(t *testing.T) {
 		}
 		if got := allNumeric(text); got != want {
 			t.Fatalf("allNumeric(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+// TestAnyFindsTheOnlyLiteral: Any stops at the first literal found, so it must still look
+// everywhere until then: one literal placed at each offset of a text of up to 300 bytes (several
+// vector blocks) is found, and a text without one is not.
+func TestAnyFindsTheOnlyLiteral(t *testing.T) {
+	var b Builder
+	b.Add([]byte("abc"))
+	b.Add([]byte("wxyz1"))
+	m := b.Build()
+	for n := 0; n <= 300; n++ {
+		text := bytes.Repeat([]byte{'.'}, n)
+		if m.Any(text) {
+			t.Fatalf("%d bytes of filler: Any true", n)
+		}
+		for _, lit := range []string{"abc", "wxyz1"} {
+			for at := 0; at+len(lit) <= n; at += 1 + at/16 {
+				copy(text, bytes.Repeat([]byte{'.'}, n))
+				copy(text[at:], lit)
+				if !m.Any(text) {
+					t.Fatalf("%q at %d of %d bytes: Any false", lit, at, n)
+				}
+			}
 		}
 	}
 }
