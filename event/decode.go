@@ -154,11 +154,18 @@ func (d *decoder) nextKeyIs(c *cachedKey) bool {
 	return true
 }
 
+// The layout an event follows always holds the event's keys before the current one: it starts
+// as the previous event's, and is left only for a layout with the same keys up to the current
+// one (otherLayout) or for one the event starts itself with those keys (rememberKey). A layout is
+// written over only by an event of its own kind; another kind's event that diverges from it
+// starts its own, so that a stream of several kinds keeps one layout per kind.
+
 // otherLayout finds the key at position k of the top-level object in another remembered layout
-// than the one the previous key matched, and follows it.
+// with the same keys before it as the one followed, and follows it.
 func (ev *Event) otherLayout(k int, key []byte) (*node, bool) {
+	cur := ev.layouts[ev.layout]
 	for i := range ev.layouts {
-		if l := ev.layouts[i]; i != ev.layout && k < len(l) && l[k].is(ev, key) {
+		if l := ev.layouts[i]; i != ev.layout && k < len(l) && l[k].is(ev, key) && ev.samePrefix(l, cur, k) {
 			ev.layout = i
 			return l[k].child, true
 		}
@@ -166,23 +173,37 @@ func (ev *Event) otherLayout(k int, key []byte) (*node, bool) {
 	return nil, false
 }
 
-// rememberKey remembers key and its schema node at position k of the top-level keys. The first
-// key of an event that no layout knows starts a new layout (replacing the one unused longest),
-// with the keys before it copied from the layout followed so far.
-func (ev *Event) rememberKey(k int, key []byte, child *node, fresh *bool) {
-	if *fresh {
-		*fresh = false
-		w := 0
+// samePrefix reports whether layouts a and b hold the same first k keys.
+func (ev *Event) samePrefix(a, b []cachedKey, k int) bool {
+	if len(a) < k || len(b) < k {
+		return false
+	}
+	for i := range k {
+		x, y := &a[i], &b[i]
+		if x.child != y.child || x.n != y.n || x.child == nil &&
+			(x.n == 0 || string(ev.keyNames[x.off:x.off+x.n]) != string(ev.keyNames[y.off:y.off+y.n])) {
+			return false // a forgotten name (n 0) is taken for a difference
+		}
+	}
+	return true
+}
+
+// rememberKey remembers key and its schema node at position k of the top-level keys of the
+// layout followed, which holds the event's keys before it. If that layout has another key at k,
+// and is not the one the event started (own, -1 for none) or a name forgotten there, the event
+// is of another kind: it starts a layout of its own (replacing the one unused longest) with the
+// keys before k.
+func (ev *Event) rememberKey(k int, key []byte, child *node, own *int) {
+	if l := ev.layouts[ev.layout]; k < len(l) && ev.layout != *own && !(l[k].child == nil && l[k].n == 0) {
+		w := -1
 		for i := range ev.used {
-			if ev.used[i] < ev.used[w] {
+			if i != ev.layout && (w < 0 || ev.used[i] < ev.used[w]) {
 				w = i
 			}
 		}
-		if w != ev.layout {
-			prefix := ev.layouts[ev.layout][:min(k, len(ev.layouts[ev.layout]))]
-			ev.layouts[w] = append(ev.layouts[w][:0], prefix...)
-			ev.layout = w
-		}
+		ev.layouts[w] = append(ev.layouts[w][:0], l[:k]...)
+		ev.layout = w
+		*own = w
 	}
 	c := cachedKey{child: child, plain: plainKey(key)}
 	c.head, c.tail = keyWords(key)
@@ -373,7 +394,7 @@ func (d *decoder) object(n *node, depth int) error {
 		return nil
 	}
 	top := depth == 1
-	fresh := true // no key of this object has started a new layout yet
+	own := -1 // the layout this object started, if any (see rememberKey)
 	var layout []cachedKey
 	if top {
 		layout = d.ev.layouts[d.ev.layout]
@@ -411,7 +432,7 @@ func (d *decoder) object(n *node, depth int) error {
 		if !known && n != nil && n.kids != nil {
 			child = n.kids[string(key)]
 			if top && k < maxCachedKeys {
-				d.ev.rememberKey(k, key, child, &fresh)
+				d.ev.rememberKey(k, key, child, &own)
 				layout = d.ev.layouts[d.ev.layout]
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -428,6 +429,93 @@ func TestUnescapeAtEveryOffset(t *testing.T) {
 					t.Fatalf("unescape(%q) with %d bytes of room = %q, %v; want %q", body, room, got, err, want)
 				}
 			}
+		}
+	}
+}
+
+// TestDecodeLayoutsSettle: a stream mixing as many kinds of events as there are layouts, kinds
+// that share their first keys and part at different places (the first key, the middle, the
+// end, one kind the beginning of another), settles on a layout for each kind: once each kind has
+// been seen, decoding more of them, in any order, changes no layout.
+func TestDecodeLayoutsSettle(t *testing.T) {
+	kinds := [][]string{
+		{"A", "B", "C", "D", "E", "F"},
+		{"A", "B", "C", "X", "E", "F"},
+		{"A", "B", "Y", "D", "E", "F"},
+		{"Z", "A", "B", "C"},
+		{"A", "B", "C", "D", "E", "F", "G"},
+		{"A", "B", "C", "D"},
+		{"A", "Q", "C", "D", "E", "F"},
+		{"A", "B", "C", "X", "E", "W"},
+	}
+	if len(kinds) != maxLayouts {
+		t.Fatalf("%d kinds for %d layouts", len(kinds), maxLayouts)
+	}
+	s := NewSchema()
+	fields := map[string]int{}
+	for _, k := range []string{"A", "C", "E", "X"} {
+		fields[k] = s.Add(k)
+	}
+	events := make([][]byte, len(kinds))
+	for i, keys := range kinds {
+		var b strings.Builder
+		b.WriteString("{")
+		for j, k := range keys {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"%s":"%s%d"`, k, strings.ToLower(k), i)
+		}
+		b.WriteString("}")
+		events[i] = []byte(b.String())
+	}
+	var ev Event
+	decode := func(i int) {
+		t.Helper()
+		if err := s.Decode(events[i], &ev, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		for k, f := range fields {
+			want := ""
+			if slices.Contains(kinds[i], k) {
+				want = fmt.Sprintf("%s%d", strings.ToLower(k), i)
+			}
+			if got := string(ev.First(f).Raw); got != want {
+				t.Fatalf("kind %d: %s = %q, want %q", i, k, got, want)
+			}
+		}
+	}
+	names := func() (out []string) {
+		for _, l := range ev.layouts {
+			var keys []string
+			for _, c := range l {
+				if c.child != nil {
+					keys = append(keys, c.key)
+				} else {
+					keys = append(keys, string(ev.keyNames[c.off:c.off+c.n]))
+				}
+			}
+			out = append(out, strings.Join(keys, ","))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for range 3 {
+		for i := range kinds {
+			decode(i)
+		}
+	}
+	settled := names()
+	r := rand.New(rand.NewSource(6))
+	for range 200 {
+		decode(r.Intn(len(kinds)))
+		if got := names(); !slices.Equal(got, settled) {
+			t.Fatalf("layouts changed:\n%q\nwere\n%q", got, settled)
+		}
+	}
+	for _, keys := range kinds { // a kind may share the layout of a longer one it begins
+		if !slices.ContainsFunc(settled, func(l string) bool { return strings.HasPrefix(l+",", strings.Join(keys, ",")+",") }) {
+			t.Errorf("no layout for %v among %q", keys, settled)
 		}
 	}
 }
