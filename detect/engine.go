@@ -100,7 +100,7 @@ type route struct {
 	fields           []int32  // index fields (positions in index.fields) its variants' clauses read
 	checks           []int32  // field checks (positions in index.checks) its variants' clauses use
 	keywords         bool     // its variants' clauses search every value of the event
-	apartFields      []int32  // of fields, the apartValues index alone if it reads it
+	apartFields      []int32  // what of fields a keyword pass leaves to scan: the apartValues index, if there
 	fieldSet         map[int]bool
 }
 
