@@ -107,7 +107,9 @@ func keyWords(key []byte) (head, tail uint64) {
 }
 
 // maxKeyNames bounds Event.keyNames; when full, it is emptied and the unreferenced keys forgotten.
-const maxKeyNames = 16 << 10
+// A layout's unreferenced names take a few hundred bytes (2.5 kB for the generated stream's 8
+// kinds, with few fields referenced), so 64 layouts fit.
+const maxKeyNames = 64 << 10
 
 // maxLayouts is how many key layouts an Event remembers: real Windows logs mix dozens of kinds
 // (Sysmon's event ids, Security's, PowerShell's), and a stream of more kinds than layouts looks
